@@ -1,0 +1,32 @@
+/**
+ * The Configure RPC shared by every service: runtime settings that change without a restart.
+ * Today: the service's log level.
+ */
+import type { Logger } from "pino";
+import { Violations } from "./validate.js";
+
+export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
+
+export interface RuntimeSettingsInput {
+  logLevel: string;
+}
+
+/** Applies the masked settings to the service's logger and returns the settings now in force. */
+export function applyRuntimeSettings(
+  logger: Logger,
+  settings: RuntimeSettingsInput | undefined,
+  maskPaths: readonly string[],
+): RuntimeSettingsInput {
+  const v = new Violations();
+  for (const path of maskPaths) {
+    if (path !== "settings.log_level" && path !== "log_level")
+      v.add("update_mask", "UPDATE_MASK_INVALID", `cannot update "${path}" (allowed: log_level)`);
+  }
+  const level = settings?.logLevel ?? "";
+  const changing = maskPaths.length > 0;
+  if (changing && !LOG_LEVELS.includes(level as (typeof LOG_LEVELS)[number]))
+    v.add("settings.log_level", "LOG_LEVEL_INVALID", `must be one of ${LOG_LEVELS.join(", ")}`);
+  v.throwIfAny();
+  if (changing) logger.level = level;
+  return { logLevel: logger.level };
+}

@@ -1,0 +1,107 @@
+/**
+ * Idempotent mutations by request_id (AIP-155). The first execution of a request records its
+ * result in the same transaction as the mutation; a retry with the same request_id returns the
+ * recorded result; a different request under a used request_id is refused. Each service keeps
+ * its own log table with the columns of RequestLogTable.
+ */
+import { createHash } from "node:crypto";
+import { MulliganError } from "../platform/errors.js";
+import { nowIso } from "../platform/ids.js";
+import { RetryTransaction, type Store, type Tx } from "./store.js";
+
+export interface RequestLogTable {
+  request_id: string;
+  /** The caller's account UUID: request ids are scoped per caller. */
+  account_uuid: string;
+  method: string;
+  request_hash: string;
+  /** JSON of the domain result. */
+  response: string;
+  created_at: string;
+}
+
+/** Tables that hold request logs (one per service). */
+export type RequestLogTableName = "iam_requests" | "meta_requests";
+
+/** Records are kept this long; a retry after that runs the request again. */
+export const REQUEST_LOG_RETENTION_MS = 24 * 3600 * 1000;
+
+export interface IdempotencyKey {
+  table: RequestLogTableName;
+  method: string;
+  requestId: string | undefined;
+  accountUuid: string;
+  /** The decoded request without its request_id; its hash detects reuse of an id. */
+  input: unknown;
+}
+
+/**
+ * Runs `run` inside the caller's transaction unless this request already ran; returns the
+ * first result either way. The result must survive JSON (use ISO strings for times).
+ */
+export async function idempotent<T>(
+  store: Store,
+  tx: Tx,
+  key: IdempotencyKey,
+  run: () => Promise<T>,
+): Promise<T> {
+  if (key.requestId === undefined) return run();
+  const hash = createHash("sha256").update(`${key.method}\n${canonicalJson(key.input)}`).digest("hex");
+  const found = await tx
+    .selectFrom(key.table)
+    .select(["request_hash", "response", "method"])
+    .where("request_id", "=", key.requestId)
+    .where("account_uuid", "=", key.accountUuid)
+    .executeTakeFirst();
+  if (found) {
+    if (found.request_hash !== hash)
+      throw MulliganError.invalid(
+        "request_id",
+        "REQUEST_ID_REUSED",
+        `was already used for a different ${found.method} request`,
+      );
+    return JSON.parse(found.response) as T;
+  }
+  // Claim the id first: a concurrent twin blocks here (Postgres) until this one commits, then
+  // fails the unique check, is retried, and answers from the record above.
+  try {
+    await tx
+      .insertInto(key.table)
+      .values({
+        request_id: key.requestId,
+        account_uuid: key.accountUuid,
+        method: key.method,
+        request_hash: hash,
+        response: "null",
+        created_at: nowIso(),
+      })
+      .execute();
+  } catch (err) {
+    if (store.isUniqueViolation(err)) throw new RetryTransaction("request_id raced");
+    throw err;
+  }
+  const result = await run();
+  await tx
+    .updateTable(key.table)
+    .set({ response: JSON.stringify(result ?? null) })
+    .where("request_id", "=", key.requestId)
+    .where("account_uuid", "=", key.accountUuid)
+    .execute();
+  return result;
+}
+
+/** Deletes log records older than the retention. */
+export async function pruneRequestLog(store: Store, table: RequestLogTableName): Promise<void> {
+  const cutoff = new Date(Date.now() - REQUEST_LOG_RETENTION_MS).toISOString();
+  await store.db.deleteFrom(table).where("created_at", "<", cutoff).execute();
+}
+
+/** JSON with sorted keys, so equal requests hash equally. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) => {
+    if (v && typeof v === "object" && !Array.isArray(v))
+      return Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1)));
+    if (typeof v === "bigint") return v.toString();
+    return v;
+  });
+}
