@@ -1,0 +1,126 @@
+/**
+ * The authorization matrix: every RPC of IdentityService and MetadataService × every role (and
+ * no token) → allowed or denied. The expected table is written out here, independently of the
+ * policy tables under test, and every method of the service descriptors must appear in it, so
+ * a new RPC cannot slip through unreviewed. A call counts as allowed when it reaches its handler
+ * and does not fail with PERMISSION_DENIED or UNAUTHENTICATED (calls carry empty requests, so
+ * most then fail validation); a denied call must fail with the interceptor's exact reason.
+ */
+import assert from "node:assert/strict";
+import { before, test } from "node:test";
+import { create, type DescService } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { ErrorInfoSchema } from "../src/gen/google/rpc/error_details_pb.js";
+import { IdentityService } from "../src/gen/mulligan/iam/v1/iam_pb.js";
+import { MetadataService } from "../src/gen/mulligan/meta/v1/meta_pb.js";
+import { forEachStore } from "./harness.js";
+
+const WHO = ["admin", "operator", "member", "reader", "executor", "none"] as const;
+type Who = (typeof WHO)[number];
+
+const ANYONE: readonly Who[] = WHO;
+const AUTHENTICATED: readonly Who[] = ["admin", "operator", "member", "reader", "executor"];
+const READERS: readonly Who[] = ["admin", "operator", "member", "reader"];
+const WRITERS: readonly Who[] = ["admin", "operator", "member"];
+const FLEET: readonly Who[] = ["admin", "operator"];
+const ADMIN: readonly Who[] = ["admin"];
+
+/** Who may call what: the contract, reviewed by hand. */
+const EXPECTED: Record<string, Record<string, readonly Who[]>> = {
+  [IdentityService.typeName]: {
+    Bootstrap: ANYONE,
+    Authenticate: ANYONE,
+    GetSigningKeys: ANYONE,
+    RotateSigningKey: ADMIN,
+    WhoAmI: AUTHENTICATED,
+    CreateAccount: ADMIN,
+    GetAccount: ADMIN,
+    ListAccounts: ADMIN,
+    UpdateAccount: ADMIN,
+    DeleteAccount: ADMIN,
+    ResetAccountSecret: AUTHENTICATED,
+    CreateProject: ADMIN,
+    GetProject: READERS,
+    ListProjects: READERS,
+    UpdateProject: ADMIN,
+    DeleteProject: ADMIN,
+    GrantRole: ADMIN,
+    RevokeRole: ADMIN,
+    ListRoleBindings: ADMIN,
+    Configure: ADMIN,
+  },
+  [MetadataService.typeName]: {
+    CreateRegion: FLEET,
+    GetRegion: AUTHENTICATED,
+    ListRegions: AUTHENTICATED,
+    UpdateRegion: FLEET,
+    DeleteRegion: FLEET,
+    RegisterObject: WRITERS,
+    GetObject: READERS,
+    UpdateObject: WRITERS,
+    DeleteObject: WRITERS,
+    LookupObjects: READERS,
+    FindObjects: READERS,
+    SetTags: WRITERS,
+    DefineProperty: FLEET,
+    ListPropertyDefinitions: READERS,
+    DeletePropertyDefinition: FLEET,
+    SetProperties: WRITERS,
+    Configure: ADMIN,
+  },
+};
+
+const SERVICES: readonly DescService[] = [IdentityService, MetadataService];
+
+test("the expected table names exactly the methods of each service", () => {
+  for (const service of SERVICES) {
+    const expected = Object.keys(EXPECTED[service.typeName] ?? {}).sort();
+    assert.deepEqual(expected, service.methods.map((m) => m.name).sort(), service.typeName);
+  }
+});
+
+forEachStore("authorization matrix", (server) => {
+  const tokens = new Map<Who, string>();
+  before(async () => {
+    const s = server();
+    // Fleet roles are global bindings; project roles are bound on one tenant project.
+    tokens.set("admin", await s.tokenFor({ role: "admin", project: null }));
+    tokens.set("operator", await s.tokenFor({ role: "operator", project: null }));
+    tokens.set("member", await s.tokenFor({ role: "member" }));
+    tokens.set("reader", await s.tokenFor({ role: "reader" }));
+    tokens.set("executor", await s.tokenFor({ role: "executor", project: null, kind: "executor" }));
+    tokens.set("none", "");
+  });
+
+  for (const service of SERVICES)
+    for (const method of service.methods)
+      test(`${service.name}.${method.name}`, async () => {
+        assert.equal(method.methodKind, "unary", "streaming methods need their own matrix entry");
+        const allowed = EXPECTED[service.typeName]?.[method.name] ?? [];
+        const wrong: string[] = [];
+        for (const who of WHO) {
+          const client = server().client(service, tokens.get(who)) as unknown as Record<
+            string,
+            (req: unknown) => Promise<unknown>
+          >;
+          const call = client[method.localName];
+          assert.ok(call, `no client method ${method.localName}`);
+          let outcome = "OK";
+          try {
+            await call(create(method.input, {}));
+          } catch (err) {
+            const e = ConnectError.from(err);
+            outcome = `${Code[e.code]}:${e.findDetails(ErrorInfoSchema)[0]?.reason ?? "?"}`;
+          }
+          // Unimplemented would mean the call never reached a handler: not "allowed" either.
+          const refused = /^(PermissionDenied|Unauthenticated|Unimplemented):/.test(outcome);
+          const denial =
+            who === "none" ? "Unauthenticated:TOKEN_MISSING" : "PermissionDenied:ROLE_REQUIRED";
+          if (allowed.includes(who) ? refused : outcome !== denial)
+            wrong.push(
+              `${who}: expected ${allowed.includes(who) ? "allowed" : denial}, got ${outcome}`,
+            );
+        }
+        assert.deepEqual(wrong, []);
+      });
+});
