@@ -1,0 +1,40 @@
+/**
+ * The meta part as its host sees it: the MetadataService with its policy table. Projects are
+ * resolved through the ProjectDirectory the host hands in (in-process iam or remote), never by
+ * reading iam's tables. Also exports what the CLI's offline bootstrap needs.
+ */
+import type { ConnectRouter } from "@connectrpc/connect";
+import { MetadataService } from "../gen/mulligan/meta/v1/meta_pb.js";
+import type { ProjectDirectory } from "../platform/directory.js";
+import type { ServiceDeps, ServiceModule } from "../platform/service-module.js";
+import { pruneRequestLog } from "../store/request-log.js";
+import { metaPolicy } from "./policy.js";
+import { metadataService } from "./service.js";
+
+/** Region creation without a server, for the CLI's offline bootstrap. */
+export { type CreateRegionInput, createFirstRegion, createRegion } from "./regions.js";
+
+/** How often old request-log records are deleted. */
+const PRUNE_INTERVAL_MS = 3600 * 1000;
+
+/** The meta part for a host process. */
+export function createMetaModule(
+  deps: ServiceDeps & { projects: ProjectDirectory },
+): ServiceModule {
+  const prune = setInterval(() => {
+    pruneRequestLog(deps.store, "meta_requests").catch((err) =>
+      deps.logger.warn({ err }, "request log prune failed"),
+    );
+  }, PRUNE_INTERVAL_MS);
+  prune.unref();
+  return {
+    part: "meta",
+    services: [{ desc: MetadataService, policy: metaPolicy }],
+    register(router: ConnectRouter) {
+      router.service(MetadataService, metadataService(deps));
+    },
+    async close() {
+      clearInterval(prune);
+    },
+  };
+}
