@@ -2,7 +2,7 @@
  * The caller of a request as domain code sees it: the verified principal and the raw token (to
  * forward when a part must ask another part over gRPC on the caller's behalf).
  */
-import { type HandlerContext, createContextKey } from "@connectrpc/connect";
+import { createContextKey, type HandlerContext } from "@connectrpc/connect";
 import { MulliganError } from "./errors.js";
 import { type Principal, principalKey } from "./principal.js";
 

@@ -4,7 +4,7 @@
  * accident. Finer rules (which project, which object) live in the domain.
  */
 import type { DescService } from "@bufbuild/protobuf";
-import { type Principal, type RoleName, hasRole } from "./principal.js";
+import { hasRole, type Principal, type RoleName } from "./principal.js";
 
 /** "public": no token needed. "authenticated": any valid token. Otherwise: any of these roles. */
 export type Access = "public" | "authenticated" | readonly RoleName[];

@@ -3,6 +3,8 @@
  * Today: the service's log level.
  */
 import type { Logger } from "pino";
+import { MulliganError } from "./errors.js";
+import type { Principal } from "./principal.js";
 import { Violations } from "./validate.js";
 
 export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
@@ -11,12 +13,21 @@ export interface RuntimeSettingsInput {
   logLevel: string;
 }
 
-/** Applies the masked settings to the service's logger and returns the settings now in force. */
+/**
+ * Applies the masked settings to the service's logger and returns the settings now in force.
+ * Settings are process-wide, so only a global admin may change them (a project admin may not).
+ */
 export function applyRuntimeSettings(
+  principal: Principal,
   logger: Logger,
   settings: RuntimeSettingsInput | undefined,
   maskPaths: readonly string[],
 ): RuntimeSettingsInput {
+  if (!principal.globalRoles.includes("admin"))
+    throw MulliganError.permissionDenied(
+      "GLOBAL_ADMIN_REQUIRED",
+      "runtime settings need a global admin binding",
+    );
   const v = new Violations();
   for (const path of maskPaths) {
     if (path !== "settings.log_level" && path !== "log_level")

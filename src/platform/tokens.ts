@@ -55,7 +55,8 @@ export class TokenVerifier {
     if (header.alg !== TOKEN_ALGORITHM || typeof header.kid !== "string")
       throw MulliganError.unauthenticated("TOKEN_MALFORMED", "the token has no EdDSA key id");
     const key = await this.key(header.kid);
-    if (!key) throw MulliganError.unauthenticated("TOKEN_KEY_UNKNOWN", "the token's key is unknown");
+    if (!key)
+      throw MulliganError.unauthenticated("TOKEN_KEY_UNKNOWN", "the token's key is unknown");
     try {
       const { payload } = await jose.jwtVerify(token, key, {
         issuer: TOKEN_ISSUER,
@@ -67,21 +68,40 @@ export class TokenVerifier {
       if (err instanceof MulliganError) throw err;
       if (err instanceof jose.errors.JWTExpired)
         throw MulliganError.unauthenticated("TOKEN_EXPIRED", "the token has expired");
-      throw MulliganError.unauthenticated("TOKEN_INVALID", "the token's signature or claims are invalid");
+      throw MulliganError.unauthenticated(
+        "TOKEN_INVALID",
+        "the token's signature or claims are invalid",
+      );
     }
   }
 
   private async key(kid: string): Promise<jose.CryptoKey | Uint8Array | undefined> {
     const cached = this.cache.get(kid);
     if (cached) return cached;
-    if (Date.now() - this.lastRefresh < this.refreshIntervalMs && this.lastRefresh > 0)
-      return undefined;
-    this.lastRefresh = Date.now();
-    const next = new Map<string, jose.CryptoKey | Uint8Array>();
-    for (const k of await this.source.keys())
-      next.set(k.kid, await jose.importJWK(k.jwk, TOKEN_ALGORITHM));
-    this.cache = next;
-    return next.get(kid);
+    // Refresh at most once per interval. A key unknown right after a refresh (a rotation
+    // elsewhere) waits for the next allowed refresh rather than being refused.
+    const asked = Date.now();
+    const wait = this.lastRefresh + this.refreshIntervalMs - asked;
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    if (this.lastRefresh <= asked) await this.refresh();
+    else await this.refreshing;
+    return this.cache.get(kid);
+  }
+
+  private refreshing: Promise<void> | undefined;
+
+  /** One refresh at a time; callers arriving meanwhile share it. */
+  private refresh(): Promise<void> {
+    this.refreshing ??= (async () => {
+      const next = new Map<string, jose.CryptoKey | Uint8Array>();
+      for (const k of await this.source.keys())
+        next.set(k.kid, await jose.importJWK(k.jwk, TOKEN_ALGORITHM));
+      this.cache = next;
+      this.lastRefresh = Date.now();
+    })().finally(() => {
+      this.refreshing = undefined;
+    });
+    return this.refreshing;
   }
 }
 

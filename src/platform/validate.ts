@@ -58,7 +58,7 @@ export class Violations {
   /** Free text up to `max` characters. */
   text(field: string, value: string, max = MAX_DESCRIPTION): string {
     if (value.length > max) this.add(field, "FIELD_TOO_LONG", `must be at most ${max} characters`);
-    else if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/.test(value))
+    else if (hasControlCharacters(value))
       this.add(field, "FIELD_INVALID", "must not contain control characters");
     return value;
   }
@@ -98,9 +98,22 @@ export class Violations {
     if (list.length === 0) this.add(field, "FIELD_REQUIRED", "must name the fields to change");
     for (const p of list)
       if (!allowed.includes(p))
-        this.add(field, "UPDATE_MASK_INVALID", `cannot update "${p}" (allowed: ${allowed.join(", ")})`);
+        this.add(
+          field,
+          "UPDATE_MASK_INVALID",
+          `cannot update "${p}" (allowed: ${allowed.join(", ")})`,
+        );
     return new Set(list);
   }
+}
+
+/** True if the text holds a control character other than tab, newline or carriage return. */
+export function hasControlCharacters(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if ((c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) || c === 0x7f) return true;
+  }
+  return false;
 }
 
 /** Lower-case, URL-clean form of a name: [a-z0-9-], no leading/trailing or doubled '-'. */

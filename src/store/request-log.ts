@@ -46,7 +46,9 @@ export async function idempotent<T>(
   run: () => Promise<T>,
 ): Promise<T> {
   if (key.requestId === undefined) return run();
-  const hash = createHash("sha256").update(`${key.method}\n${canonicalJson(key.input)}`).digest("hex");
+  const hash = createHash("sha256")
+    .update(`${key.method}\n${canonicalJson(key.input)}`)
+    .digest("hex");
   const found = await tx
     .selectFrom(key.table)
     .select(["request_hash", "response", "method"])
@@ -100,7 +102,9 @@ export async function pruneRequestLog(store: Store, table: RequestLogTableName):
 export function canonicalJson(value: unknown): string {
   return JSON.stringify(value, (_k, v: unknown) => {
     if (v && typeof v === "object" && !Array.isArray(v))
-      return Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1)));
+      return Object.fromEntries(
+        Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1)),
+      );
     if (typeof v === "bigint") return v.toString();
     return v;
   });

@@ -15,7 +15,10 @@ export type Dialect = "sqlite" | "postgres";
 export type Tx = Transaction<Database>;
 
 /** Observes each transaction (metrics). */
-export type TransactionObserver = (seconds: number, outcome: "commit" | "rollback" | "retry") => void;
+export type TransactionObserver = (
+  seconds: number,
+  outcome: "commit" | "rollback" | "retry",
+) => void;
 
 export interface Store {
   readonly dialect: Dialect;
@@ -50,7 +53,11 @@ export async function openStore(url: string, options: StoreOptions = {}): Promis
   if (url.startsWith("sqlite:")) return openSqlite(url.slice("sqlite:".length), options);
   if (url.startsWith("postgres://") || url.startsWith("postgresql://"))
     return openPostgres(url, options);
-  throw MulliganError.invalid("database", "DATABASE_URL_INVALID", `unsupported database URL "${redact(url)}" (use sqlite:PATH or postgres://…)`);
+  throw MulliganError.invalid(
+    "database",
+    "DATABASE_URL_INVALID",
+    `unsupported database URL "${redact(url)}" (use sqlite:PATH or postgres://…)`,
+  );
 }
 
 /** The URL without its password, for logs and errors. */
@@ -67,10 +74,17 @@ function openSqlite(path: string, options: StoreOptions): Store {
   sqlite.pragma("foreign_keys = ON");
   sqlite.pragma("busy_timeout = 5000");
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
-  return new KyselyStore("sqlite", db, `sqlite:${path}`, options.observe, (err) => {
-    const code = (err as { code?: string }).code ?? "";
-    return code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY";
-  }, (err) => (err as { code?: string }).code === "SQLITE_BUSY");
+  return new KyselyStore(
+    "sqlite",
+    db,
+    `sqlite:${path}`,
+    options.observe,
+    (err) => {
+      const code = (err as { code?: string }).code ?? "";
+      return code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY";
+    },
+    (err) => (err as { code?: string }).code === "SQLITE_BUSY",
+  );
 }
 
 function openPostgres(url: string, options: StoreOptions): Store {

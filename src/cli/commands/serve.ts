@@ -1,0 +1,115 @@
+/**
+ * `mulligan serve`: runs one Mulligan process. Settings come from flags, MULLIGAN_* variables
+ * and a YAML file (see src/platform/config.ts). On SIGTERM or SIGINT the process turns
+ * NOT_SERVING, leaves the catalog, lets in-flight calls finish up to the drain timeout and
+ * exits 0; a second signal exits at once. A bad setting is one line on stderr and exit code 2.
+ */
+import { Command } from "commander";
+import type { Logger } from "pino";
+import { Host } from "../../host/host.js";
+import {
+  ConfigError,
+  DEFAULT_DATA_DIR,
+  DEFAULT_LISTEN,
+  loadServeConfig,
+  type ServeFlags,
+} from "../../platform/config.js";
+import { MulliganError } from "../../platform/errors.js";
+import { createLogger } from "../../platform/logging.js";
+import { PARTS } from "../../platform/service-module.js";
+
+/** Exit codes of `mulligan serve`, for scripts and service managers. */
+export const SERVE_EXIT = { ok: 0, failed: 1, badConfig: 2, forced: 130 } as const;
+
+/** The `serve` subcommand, added to the program by src/cli/main.ts. */
+export function serveCommand(): Command {
+  return new Command("serve")
+    .description("run the Mulligan server (every service unless --services is given)")
+    .option("--config <file>", "YAML file with any of the settings below (env: MULLIGAN_CONFIG)")
+    .option(
+      "--listen <host:port>",
+      `gRPC address (env: MULLIGAN_LISTEN, default ${DEFAULT_LISTEN.host}:${DEFAULT_LISTEN.port})`,
+    )
+    .option(
+      "--data-dir <dir>",
+      `data directory (env: MULLIGAN_DATA_DIR, default ${DEFAULT_DATA_DIR})`,
+    )
+    .option(
+      "--database <url>",
+      "sqlite:PATH or postgres://… (env: MULLIGAN_DATABASE_URL, default sqlite:<data-dir>/mulligan.db)",
+    )
+    .option("--services <list>", `comma-separated parts to host: ${PARTS.join(",")} (default all)`)
+    .option("--tls-cert <file>", "TLS certificate (PEM); required for a non-loopback --listen")
+    .option("--tls-key <file>", "TLS private key (PEM)")
+    .option("--insecure", "allow a non-loopback --listen without TLS")
+    .option("--metrics-listen <host:port>", "serve Prometheus metrics at http://HOST:PORT/metrics")
+    .option(
+      "--drain-timeout <duration>",
+      "how long in-flight calls may finish after SIGTERM (default 10s)",
+    )
+    .option(
+      "--log-level <level>",
+      "trace, debug, info, warn, error, fatal or silent (default info)",
+    )
+    .option("--advertise-url <url>", "URL published in the catalog (default: from --listen)")
+    .action(async (flags: ServeFlags) => {
+      await runServe(flags);
+    });
+}
+
+/** Starts the host and installs the signal handlers; returns once serving. */
+export async function runServe(
+  flags: ServeFlags,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Host> {
+  let config: ReturnType<typeof loadServeConfig>;
+  try {
+    config = loadServeConfig(flags, env);
+  } catch (err) {
+    if (err instanceof ConfigError) fail(SERVE_EXIT.badConfig, err.message);
+    throw err;
+  }
+  const logger = createLogger(config.logLevel);
+  let host: Host;
+  try {
+    host = await Host.start({ config, logger, processMetrics: true });
+  } catch (err) {
+    const message = (err as Error).message;
+    logger.fatal({ err: message }, "cannot start");
+    const invalid = err instanceof MulliganError && err.code === "INVALID_ARGUMENT";
+    fail(invalid ? SERVE_EXIT.badConfig : SERVE_EXIT.failed, message);
+  }
+  handleSignals(host, logger);
+  return host;
+}
+
+function handleSignals(host: Host, logger: Logger): void {
+  let received = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    received += 1;
+    if (received > 1) {
+      logger.warn({ signal }, "second signal: exiting without draining");
+      process.exit(SERVE_EXIT.forced);
+    }
+    logger.info({ signal, drainMs: host.config.drainTimeoutMs }, "draining");
+    // If closing the store or a part hangs, do not outlive the drain by much.
+    setTimeout(() => {
+      logger.error("shutdown did not finish in time");
+      process.exit(SERVE_EXIT.failed);
+    }, host.config.drainTimeoutMs + 5000).unref();
+    host.stop().then(
+      () => process.exit(SERVE_EXIT.ok),
+      (err: Error) => {
+        logger.error({ err: err.message }, "shutdown failed");
+        process.exit(SERVE_EXIT.failed);
+      },
+    );
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+}
+
+function fail(code: number, message: string): never {
+  process.stderr.write(`mulligan serve: ${message}\n`);
+  process.exit(code);
+}

@@ -1,0 +1,244 @@
+/**
+ * The integration-test harness: a real Mulligan host on a real store, reached over real gRPC.
+ * `forEachStore` runs one suite against SQLite and against PostgreSQL (127.0.0.1:5432), each
+ * on a fresh database. A missing PostgreSQL fails the suite with what to install; it never
+ * silently skips.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe } from "node:test";
+import type { DescService } from "@bufbuild/protobuf";
+import { type Client, type Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import pg from "pg";
+import pino, { type Logger } from "pino";
+import { BadRequestSchema, ErrorInfoSchema } from "../src/gen/google/rpc/error_details_pb.js";
+import { AccountKind, IdentityService, Role } from "../src/gen/mulligan/iam/v1/iam_pb.js";
+import { MetadataService } from "../src/gen/mulligan/meta/v1/meta_pb.js";
+import { Host } from "../src/host/host.js";
+import { defaultServeConfig, type ServeConfig } from "../src/platform/config.js";
+import type { RoleName } from "../src/platform/principal.js";
+import type { Part } from "../src/platform/service-module.js";
+
+export type StoreKind = "sqlite" | "postgres";
+export const STORE_KINDS: readonly StoreKind[] = ["sqlite", "postgres"];
+
+/** Admin database used to create and drop per-suite databases. */
+export const PG_ADMIN_URL =
+  process.env.MULLIGAN_TEST_PG_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+
+export interface FreshStore {
+  url: string;
+  drop(): Promise<void>;
+}
+
+/** A new, empty database of the given kind. */
+export async function freshStore(kind: StoreKind): Promise<FreshStore> {
+  if (kind === "sqlite") {
+    const dir = mkdtempSync(join(tmpdir(), "mulligan-test-"));
+    return {
+      url: `sqlite:${join(dir, "mulligan.db")}`,
+      drop: async () => rmSync(dir, { recursive: true, force: true }),
+    };
+  }
+  const name = `mulligan_t_${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
+  const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
+  try {
+    await admin.connect();
+  } catch (err) {
+    throw new Error(
+      `PostgreSQL is not reachable at ${PG_ADMIN_URL} (${(err as Error).message}). ` +
+        "Install and start it (Debian: apt-get install postgresql; pg_ctlcluster 15 main start) " +
+        "or set MULLIGAN_TEST_PG_URL.",
+    );
+  }
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(PG_ADMIN_URL);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      const c = new pg.Client({ connectionString: PG_ADMIN_URL });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
+export interface TestServer {
+  url: string;
+  storeUrl: string;
+  host: Host;
+  admin: { accountName: string; secret: string; projectName: string; token: string };
+  /** IdentityService client; default token is the admin's, "" sends none. */
+  iam(token?: string): Client<typeof IdentityService>;
+  meta(token?: string): Client<typeof MetadataService>;
+  /** A client of any service with the given token. */
+  client<T extends DescService>(service: T, token?: string): Client<T>;
+  /**
+   * A new account bound to `role` on `project` (created if missing; default "tenant-a"; null =
+   * a global binding and a token without project), and a token scoped to that project.
+   */
+  tokenFor(opts: {
+    role: RoleName;
+    project?: string | null;
+    kind?: "user" | "application" | "executor";
+  }): Promise<string>;
+  stop(): Promise<void>;
+}
+
+const roleEnum: Record<RoleName, Role> = {
+  admin: Role.ADMIN,
+  operator: Role.OPERATOR,
+  member: Role.MEMBER,
+  reader: Role.READER,
+  executor: Role.EXECUTOR,
+};
+
+const kindEnum = {
+  user: AccountKind.USER,
+  application: AccountKind.APPLICATION,
+  executor: AccountKind.EXECUTOR,
+} as const;
+
+let accountCounter = 0;
+
+/** Changes to a test server: its logger (default silent), and any setting. */
+export interface TestServerOptions {
+  logger?: Logger;
+  configure?: (config: ServeConfig) => void;
+}
+
+/** Starts a host on a random loopback port and bootstraps it over gRPC. */
+export async function startTestServer(
+  storeUrl: string,
+  services?: Part[],
+  options: TestServerOptions = {},
+): Promise<TestServer> {
+  const config = defaultServeConfig(mkdtempSync(join(tmpdir(), "mulligan-data-")));
+  config.listen = { host: "127.0.0.1", port: 0 };
+  config.databaseUrl = storeUrl;
+  if (services) config.services = services;
+  options.configure?.(config);
+  const logger = options.logger ?? pino({ level: process.env.MULLIGAN_TEST_LOG ?? "silent" });
+  const host = await Host.start({ config, logger });
+  const url = host.url;
+  const transports = new Map<string, ReturnType<typeof createGrpcTransport>>();
+  const transport = (token: string) => {
+    let t = transports.get(token);
+    if (!t) {
+      t = createGrpcTransport({
+        baseUrl: url,
+        interceptors: token
+          ? [
+              (next) => (req) => {
+                req.header.set("authorization", `Bearer ${token}`);
+                return next(req);
+              },
+            ]
+          : [],
+      });
+      transports.set(token, t);
+    }
+    return t;
+  };
+  const boot = await createClient(IdentityService, transport("")).bootstrap({});
+  const admin = {
+    accountName: boot.account?.name ?? "",
+    secret: boot.secret,
+    projectName: boot.project?.name ?? "",
+    token: boot.token,
+  };
+  const client = <T extends DescService>(service: T, token = admin.token) =>
+    createClient(service, transport(token));
+  const server: TestServer = {
+    url,
+    storeUrl,
+    host,
+    admin,
+    client,
+    iam: (token) => client(IdentityService, token),
+    meta: (token) => client(MetadataService, token),
+    async tokenFor({ role, project = "tenant-a", kind = "user" }) {
+      const iam = client(IdentityService);
+      const name = `t-${role}-${process.pid}-${++accountCounter}`;
+      const created = await iam.createAccount({ name, kind: kindEnum[kind] });
+      if (project !== null) {
+        try {
+          await iam.createProject({ name: project });
+        } catch (err) {
+          if (ConnectError.from(err).code !== 6 /* ALREADY_EXISTS */) throw err;
+        }
+      }
+      await iam.grantRole({ account: name, project: project ?? "", role: roleEnum[role] });
+      const auth = await iam.authenticate({
+        account: name,
+        secret: created.secret,
+        project: project ?? "",
+      });
+      return auth.token;
+    },
+    stop: () => host.stop(1000),
+  };
+  return server;
+}
+
+/** Runs `body` once per store kind, each against its own fresh database and server. */
+export function forEachStore(title: string, body: (server: () => TestServer) => void): void {
+  for (const kind of STORE_KINDS) {
+    describe(`${title} [${kind}]`, () => {
+      let store: FreshStore | undefined;
+      let server: TestServer | undefined;
+      before(async () => {
+        store = await freshStore(kind);
+        server = await startTestServer(store.url);
+      });
+      after(async () => {
+        await server?.stop();
+        await store?.drop();
+      });
+      body(() => {
+        assert.ok(server, "server not started");
+        return server;
+      });
+    });
+  }
+}
+
+/** Asserts that `p` fails with `code`, ErrorInfo `reason` and (if given) a violation of `field`. */
+export async function expectGrpcError(
+  p: Promise<unknown>,
+  code: Code,
+  reason: string,
+  field?: string,
+): Promise<ConnectError> {
+  let caught: unknown;
+  try {
+    await p;
+  } catch (err) {
+    caught = err;
+  }
+  assert.ok(caught, `expected an error ${reason}, got success`);
+  const err = ConnectError.from(caught);
+  const info = err.findDetails(ErrorInfoSchema)[0];
+  assert.equal(
+    `${err.code}:${info?.reason}`,
+    `${code}:${reason}`,
+    `expected code ${code} reason ${reason}, got code ${err.code} reason ${info?.reason}: ${err.message}`,
+  );
+  assert.equal(info?.domain, "mulligan");
+  if (field !== undefined) {
+    const fields = err
+      .findDetails(BadRequestSchema)
+      .flatMap((b) => b.fieldViolations.map((v) => v.field));
+    assert.ok(
+      fields.includes(field),
+      `expected a violation of ${field}, got [${fields.join(", ")}]`,
+    );
+  }
+  return err;
+}
