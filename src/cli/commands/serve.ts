@@ -6,7 +6,7 @@
  */
 import { Command } from "commander";
 import type { Logger } from "pino";
-import { Host } from "../../host/host.js";
+import type { Host } from "../../host/host.js";
 import {
   ConfigError,
   DEFAULT_DATA_DIR,
@@ -70,6 +70,8 @@ export async function runServe(
     throw err;
   }
   const logger = createLogger(config.logLevel);
+  // Loaded here so that client commands do not pay for loading the whole server.
+  const { Host } = await import("../../host/host.js");
   let host: Host;
   try {
     host = await Host.start({ config, logger, processMetrics: true });

@@ -1,0 +1,35 @@
+/** `mulligan configure SERVICE`: reads or changes a service's runtime settings (admin only). */
+import { Command } from "commander";
+import { RuntimeSettingsSchema } from "../../gen/mulligan/common/v1/common_pb.js";
+import { withClient } from "../context.js";
+import { UsageError } from "../exit-codes.js";
+import { printOne } from "../output.js";
+
+const SERVICES = ["iam", "meta"] as const;
+
+/** The `configure` command. */
+export function configureCommand(): Command {
+  return new Command("configure")
+    .description(`read or change a service's runtime settings (${SERVICES.join(", ")})`)
+    .argument("<service>", `the service: ${SERVICES.join(", ")}`)
+    .option("--log-level <level>", "trace, debug, info, warn, error, fatal or silent")
+    .action(async (service: string, o: { logLevel?: string }, cmd: Command) => {
+      if (!SERVICES.includes(service as (typeof SERVICES)[number]))
+        throw new UsageError(`service "${service}" is not one of ${SERVICES.join(", ")}`);
+      const request = {
+        settings: { logLevel: o.logLevel ?? "" },
+        updateMask: { paths: o.logLevel !== undefined ? ["log_level"] : [] },
+      };
+      await withClient(cmd, async (client, g) => {
+        const res =
+          service === "iam"
+            ? await client.iam.configure(request)
+            : await client.meta.configure(request);
+        if (res.settings)
+          printOne(g.output, RuntimeSettingsSchema, res.settings, [
+            { header: "service", value: () => service },
+            { header: "log level", value: (s) => s.logLevel },
+          ]);
+      });
+    });
+}
