@@ -59,7 +59,7 @@ export function printOne<S extends DescMessage>(
 
 /** Prints label/value pairs as a key/value table. */
 export function printPairs(pairs: readonly (readonly [string, string])[]): void {
-  const table = new Table({ style: { head: [], border: [] } });
+  const table = new Table({ chars: COMPACT, style: { head: [], border: [] } });
   for (const [label, value] of pairs) table.push({ [colors.bold(label)]: value });
   write(table.toString());
 }
@@ -92,8 +92,15 @@ export function label(enumObject: Record<number, string>, value: number): string
   return name ? name.toLowerCase().replace(/_/g, "-") : String(value);
 }
 
+/** Table borders without a rule between rows, so long lists stay readable. */
+const COMPACT = { mid: "", "left-mid": "", "mid-mid": "", "right-mid": "" };
+
 function newTable(headers: string[]) {
-  return new Table({ head: headers.map((h) => colors.bold(h)), style: { head: [], border: [] } });
+  return new Table({
+    head: headers.map((h) => colors.bold(h)),
+    chars: COMPACT,
+    style: { head: [], border: [] },
+  });
 }
 
 /** Confirms a deletion: a line for people, `{"deleted": REF}` for scripts. */
