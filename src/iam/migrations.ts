@@ -3,6 +3,7 @@
  * columns only). Collected by src/store/migrate.ts.
  */
 import type { Kysely, Migration } from "kysely";
+import { createRequestLogTable } from "../store/request-log.js";
 
 /** The iam part's migrations by name; names sort in application order. */
 export const iamMigrations: Record<string, Migration> = {
@@ -57,21 +58,7 @@ export const iamMigrations: Record<string, Migration> = {
         .addColumn("created_at", "text", (c) => c.notNull())
         .addColumn("retired_at", "text")
         .execute();
-      await db.schema
-        .createTable("iam_requests")
-        .addColumn("request_id", "text", (c) => c.notNull())
-        .addColumn("account_uuid", "text", (c) => c.notNull())
-        .addColumn("method", "text", (c) => c.notNull())
-        .addColumn("request_hash", "text", (c) => c.notNull())
-        .addColumn("response", "text", (c) => c.notNull())
-        .addColumn("created_at", "text", (c) => c.notNull())
-        .addPrimaryKeyConstraint("iam_requests_pk", ["request_id", "account_uuid"])
-        .execute();
-      await db.schema
-        .createIndex("iam_requests_created")
-        .on("iam_requests")
-        .column("created_at")
-        .execute();
+      await createRequestLogTable(db, "iam_requests");
     },
   },
 };

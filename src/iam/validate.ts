@@ -24,7 +24,6 @@ import {
   type UpdateAccountRequest,
   type UpdateProjectRequest,
 } from "../gen/mulligan/iam/v1/iam_pb.js";
-import { decodePageToken } from "../platform/paging.js";
 import type { AccountKindName, RoleName } from "../platform/principal.js";
 import { Violations } from "../platform/validate.js";
 import type {
@@ -63,27 +62,8 @@ export const ROLE_NAMES: Record<number, RoleName> = {
   [Role.EXECUTOR]: "executor",
 };
 
-function decode<T>(fn: (v: Violations) => T): T {
-  const v = new Violations();
-  const result = fn(v);
-  v.throwIfAny();
-  return result;
-}
-
-/** An optional reference: undefined when empty. */
-function optionalRef(v: Violations, field: string, value: string): string | undefined {
-  return v.ref(field, value, false) || undefined;
-}
-
-function page(v: Violations, req: { pageSize: number; pageToken: string }) {
-  return {
-    pageSize: v.pageSize("page_size", req.pageSize),
-    after: decodePageToken(v, "page_token", req.pageToken),
-  };
-}
-
 export function decodeBootstrap(req: BootstrapRequest): BootstrapInput {
-  return decode((v) => ({
+  return Violations.decode((v) => ({
     requestId: v.requestId("request_id", req.requestId),
     accountName: v.name("account_name", req.accountName || DEFAULT_BOOTSTRAP_NAME),
     projectName: v.name("project_name", req.projectName || DEFAULT_BOOTSTRAP_NAME),
@@ -91,25 +71,25 @@ export function decodeBootstrap(req: BootstrapRequest): BootstrapInput {
 }
 
 export function decodeAuthenticate(req: AuthenticateRequest): AuthenticateInput {
-  return decode((v) => {
+  return Violations.decode((v) => {
     if (req.secret === "") v.add("secret", "FIELD_REQUIRED", "is required");
     else if (req.secret.length > MAX_SECRET_LENGTH)
       v.add("secret", "FIELD_TOO_LONG", `must be at most ${MAX_SECRET_LENGTH} characters`);
     return {
       account: v.ref("account", req.account, true),
       secret: req.secret,
-      project: optionalRef(v, "project", req.project),
+      project: v.optionalRef("project", req.project),
       ttlSeconds: req.ttlSeconds,
     };
   });
 }
 
 export function decodeRotateSigningKey(req: RotateSigningKeyRequest): { requestId?: string } {
-  return decode((v) => ({ requestId: v.requestId("request_id", req.requestId) }));
+  return Violations.decode((v) => ({ requestId: v.requestId("request_id", req.requestId) }));
 }
 
 export function decodeCreateAccount(req: CreateAccountRequest): CreateAccountInput {
-  return decode((v) => ({
+  return Violations.decode((v) => ({
     requestId: v.requestId("request_id", req.requestId),
     name: v.name("name", req.name),
     kind: KIND_NAMES[v.enumValue("kind", req.kind, AccountKind, true)] ?? "user",
@@ -118,18 +98,18 @@ export function decodeCreateAccount(req: CreateAccountRequest): CreateAccountInp
 }
 
 export function decodeGetAccount(req: GetAccountRequest): string {
-  return decode((v) => v.ref("account", req.account, true));
+  return Violations.decode((v) => v.ref("account", req.account, true));
 }
 
 export function decodeListAccounts(req: ListAccountsRequest): ListAccountsInput {
-  return decode((v) => ({
-    ...page(v, req),
+  return Violations.decode((v) => ({
+    ...v.page(req),
     kind: KIND_NAMES[v.enumValue("kind", req.kind, AccountKind, false)],
   }));
 }
 
 export function decodeUpdateAccount(req: UpdateAccountRequest): UpdateAccountInput {
-  return decode((v) => {
+  return Violations.decode((v) => {
     const mask = v.updateMask("update_mask", req.updateMask?.paths, ["description", "disabled"]);
     return {
       requestId: v.requestId("request_id", req.requestId),
@@ -144,31 +124,34 @@ export function decodeUpdateAccount(req: UpdateAccountRequest): UpdateAccountInp
 export function decodeAccountRef(
   req: DeleteAccountRequest | ResetAccountSecretRequest,
 ): AccountRefInput {
-  return decode((v) => ({
+  return Violations.decode((v) => ({
     requestId: v.requestId("request_id", req.requestId),
     account: v.ref("account", req.account, true),
   }));
 }
 
 export function decodeCreateProject(req: CreateProjectRequest): CreateProjectInput {
-  return decode((v) => ({
+  return Violations.decode((v) => ({
     requestId: v.requestId("request_id", req.requestId),
     name: v.name("name", req.name),
-    parent: optionalRef(v, "parent", req.parent),
+    parent: v.optionalRef("parent", req.parent),
     description: v.text("description", req.description),
   }));
 }
 
 export function decodeGetProject(req: GetProjectRequest): string {
-  return decode((v) => v.ref("project", req.project, true));
+  return Violations.decode((v) => v.ref("project", req.project, true));
 }
 
 export function decodeListProjects(req: ListProjectsRequest): ListProjectsInput {
-  return decode((v) => ({ ...page(v, req), parent: optionalRef(v, "parent", req.parent) }));
+  return Violations.decode((v) => ({
+    ...v.page(req),
+    parent: v.optionalRef("parent", req.parent),
+  }));
 }
 
 export function decodeUpdateProject(req: UpdateProjectRequest): UpdateProjectInput {
-  return decode((v) => {
+  return Violations.decode((v) => {
     const mask = v.updateMask("update_mask", req.updateMask?.paths, ["description"]);
     return {
       requestId: v.requestId("request_id", req.requestId),
@@ -179,7 +162,7 @@ export function decodeUpdateProject(req: UpdateProjectRequest): UpdateProjectInp
 }
 
 export function decodeDeleteProject(req: DeleteProjectRequest): DeleteProjectInput {
-  return decode((v) => ({
+  return Violations.decode((v) => ({
     requestId: v.requestId("request_id", req.requestId),
     project: v.ref("project", req.project, true),
   }));
@@ -187,9 +170,9 @@ export function decodeDeleteProject(req: DeleteProjectRequest): DeleteProjectInp
 
 /** GrantRole and RevokeRole: a role on a project, or a global role (not member). */
 export function decodeBinding(req: GrantRoleRequest | RevokeRoleRequest): BindingInput {
-  return decode((v) => {
+  return Violations.decode((v) => {
     const role = ROLE_NAMES[v.enumValue("role", req.role, Role, true)] ?? "reader";
-    const project = optionalRef(v, "project", req.project);
+    const project = v.optionalRef("project", req.project);
     if (project === undefined && req.role in ROLE_NAMES && !GLOBAL_ROLES.includes(role))
       v.add("project", "ROLE_NOT_GLOBAL", `role ${role} can only be bound on a project`);
     return {
@@ -202,9 +185,9 @@ export function decodeBinding(req: GrantRoleRequest | RevokeRoleRequest): Bindin
 }
 
 export function decodeListRoleBindings(req: ListRoleBindingsRequest): ListRoleBindingsInput {
-  return decode((v) => ({
-    ...page(v, req),
-    account: optionalRef(v, "account", req.account),
-    project: optionalRef(v, "project", req.project),
+  return Violations.decode((v) => ({
+    ...v.page(req),
+    account: v.optionalRef("account", req.account),
+    project: v.optionalRef("project", req.project),
   }));
 }

@@ -3,6 +3,7 @@
  * only, JSON as text). Collected by src/store/migrate.ts.
  */
 import type { Kysely, Migration } from "kysely";
+import { createRequestLogTable } from "../store/request-log.js";
 
 /** The meta part's migrations by name; names sort in application order. */
 export const metaMigrations: Record<string, Migration> = {
@@ -92,21 +93,7 @@ export const metaMigrations: Record<string, Migration> = {
         .on("meta_object_properties")
         .columns(["key", "value"])
         .execute();
-      await db.schema
-        .createTable("meta_requests")
-        .addColumn("request_id", "text", (c) => c.notNull())
-        .addColumn("account_uuid", "text", (c) => c.notNull())
-        .addColumn("method", "text", (c) => c.notNull())
-        .addColumn("request_hash", "text", (c) => c.notNull())
-        .addColumn("response", "text", (c) => c.notNull())
-        .addColumn("created_at", "text", (c) => c.notNull())
-        .addPrimaryKeyConstraint("meta_requests_pk", ["request_id", "account_uuid"])
-        .execute();
-      await db.schema
-        .createIndex("meta_requests_created")
-        .on("meta_requests")
-        .column("created_at")
-        .execute();
+      await createRequestLogTable(db, "meta_requests");
     },
   },
 };

@@ -22,7 +22,6 @@ import {
   type UpdateRegionRequest,
   Visibility,
 } from "../gen/mulligan/meta/v1/meta_pb.js";
-import { decodePageToken } from "../platform/paging.js";
 import { isUuid, TAG_PATTERN, Violations } from "../platform/validate.js";
 import type { Json, ObjectKindName, PropertyTypeName, RegionVisibility } from "./model.js";
 import type { RegisterObjectInput, UpdateObjectInput } from "./objects.js";
@@ -61,24 +60,6 @@ const TYPE_NAMES: Record<number, PropertyTypeName> = {
   [PropertyType.BOOLEAN]: "boolean",
 };
 
-function decode<T>(fn: (v: Violations) => T): T {
-  const v = new Violations();
-  const result = fn(v);
-  v.throwIfAny();
-  return result;
-}
-
-function optionalRef(v: Violations, field: string, value: string): string | undefined {
-  return v.ref(field, value, false) || undefined;
-}
-
-function page(v: Violations, req: { pageSize: number; pageToken: string }) {
-  return {
-    pageSize: v.pageSize("page_size", req.pageSize),
-    after: decodePageToken(v, "page_token", req.pageToken),
-  };
-}
-
 function kind(v: Violations, field: string, value: number, required: boolean) {
   return KIND_NAMES[v.enumValue(field, value, ObjectKind, required)];
 }
@@ -115,15 +96,15 @@ function selector(v: Violations, sel: ObjectSelector | undefined): ObjectSelecto
   const k = kind(v, "selector.kind", sel?.kind ?? 0, false);
   if (object !== "" && !isUuid(object) && k === undefined && (sel?.kind ?? 0) === 0)
     v.add("selector.kind", "FIELD_REQUIRED", "is required when the object is named, not a UUID");
-  return { object, kind: k, project: optionalRef(v, "selector.project", sel?.project ?? "") };
+  return { object, kind: k, project: v.optionalRef("selector.project", sel?.project ?? "") };
 }
 
 /** CreateRegion: a name, an optional parent, attributes. */
 export function decodeCreateRegion(req: CreateRegionRequest): CreateRegionInput {
-  return decode((v) => ({
+  return Violations.decode((v) => ({
     requestId: v.requestId("request_id", req.requestId),
     name: v.name("name", req.name),
-    parent: optionalRef(v, "parent", req.parent),
+    parent: v.optionalRef("parent", req.parent),
     description: v.text("description", req.description),
     visibility: visibility(v, "visibility", req.visibility),
     failurePower: v.text("failure_domain.power", req.failureDomain?.power ?? "", MAX_LABEL),
@@ -133,17 +114,20 @@ export function decodeCreateRegion(req: CreateRegionRequest): CreateRegionInput 
 
 /** GetRegion: the region's name, slug or UUID. */
 export function decodeGetRegion(req: GetRegionRequest): string {
-  return decode((v) => v.ref("region", req.region, true));
+  return Violations.decode((v) => v.ref("region", req.region, true));
 }
 
 /** ListRegions: a page, optionally of one region's children. */
 export function decodeListRegions(req: ListRegionsRequest): ListRegionsInput {
-  return decode((v) => ({ ...page(v, req), parent: optionalRef(v, "parent", req.parent) }));
+  return Violations.decode((v) => ({
+    ...v.page(req),
+    parent: v.optionalRef("parent", req.parent),
+  }));
 }
 
 /** UpdateRegion: only masked fields come through (parent: null = top-level). */
 export function decodeUpdateRegion(req: UpdateRegionRequest): UpdateRegionInput {
-  return decode((v) => {
+  return Violations.decode((v) => {
     const mask = v.updateMask("update_mask", req.updateMask?.paths, [
       "description",
       "visibility",
@@ -164,14 +148,14 @@ export function decodeUpdateRegion(req: UpdateRegionRequest): UpdateRegionInput 
       failureNetwork: network
         ? v.text("failure_domain.network", fd?.network ?? "", MAX_LABEL)
         : undefined,
-      parent: mask.has("parent") ? (optionalRef(v, "parent", req.parent) ?? null) : undefined,
+      parent: mask.has("parent") ? (v.optionalRef("parent", req.parent) ?? null) : undefined,
     };
   });
 }
 
 /** DeleteRegion: the region and an optional request_id. */
 export function decodeDeleteRegion(req: DeleteRegionRequest) {
-  return decode((v) => ({
+  return Violations.decode((v) => ({
     requestId: v.requestId("request_id", req.requestId),
     region: v.ref("region", req.region, true),
   }));
@@ -179,14 +163,14 @@ export function decodeDeleteRegion(req: DeleteRegionRequest) {
 
 /** RegisterObject: any kind but REGION, in a region, with tags and properties. */
 export function decodeRegisterObject(req: RegisterObjectRequest): RegisterObjectInput {
-  return decode((v) => {
+  return Violations.decode((v) => {
     const k = kind(v, "kind", req.kind, true);
     if (k === "region") v.add("kind", "KIND_INVALID", "regions are created with CreateRegion");
     return {
       requestId: v.requestId("request_id", req.requestId),
       kind: k ?? "provider",
       name: v.name("name", req.name),
-      project: optionalRef(v, "project", req.project),
+      project: v.optionalRef("project", req.project),
       region: v.ref("region", req.region, true),
       tags: tags(v, "tags", req.tags),
       properties: properties(v, "properties", req.properties),
@@ -196,12 +180,12 @@ export function decodeRegisterObject(req: RegisterObjectRequest): RegisterObject
 
 /** GetObject takes only a selector. */
 export function decodeGetObject(req: { selector?: ObjectSelector }): ObjectSelectorInput {
-  return decode((v) => selector(v, req.selector));
+  return Violations.decode((v) => selector(v, req.selector));
 }
 
 /** UpdateObject: only masked fields (name, region) come through. */
 export function decodeUpdateObject(req: UpdateObjectRequest): UpdateObjectInput {
-  return decode((v) => {
+  return Violations.decode((v) => {
     const mask = v.updateMask("update_mask", req.updateMask?.paths, ["name", "region"]);
     return {
       requestId: v.requestId("request_id", req.requestId),
@@ -214,7 +198,7 @@ export function decodeUpdateObject(req: UpdateObjectRequest): UpdateObjectInput 
 
 /** DeleteObject, SetTags and SetProperties share the request_id and selector. */
 export function decodeObjectMutation(req: { requestId: string; selector?: ObjectSelector }) {
-  return decode((v) => ({
+  return Violations.decode((v) => ({
     requestId: v.requestId("request_id", req.requestId),
     selector: selector(v, req.selector),
   }));
@@ -226,7 +210,7 @@ export function decodeSetTags(req: {
   selector?: ObjectSelector;
   tags: string[];
 }) {
-  return decode((v) => ({
+  return Violations.decode((v) => ({
     requestId: v.requestId("request_id", req.requestId),
     selector: selector(v, req.selector),
     tags: tags(v, "tags", req.tags),
@@ -239,7 +223,7 @@ export function decodeSetProperties(req: {
   selector?: ObjectSelector;
   properties?: Record<string, unknown>;
 }) {
-  return decode((v) => ({
+  return Violations.decode((v) => ({
     requestId: v.requestId("request_id", req.requestId),
     selector: selector(v, req.selector),
     properties: properties(v, "properties", req.properties),
@@ -248,7 +232,7 @@ export function decodeSetProperties(req: {
 
 /** LookupObjects: at most MAX_LOOKUP_REFS well-formed refs. */
 export function decodeLookupObjects(req: LookupObjectsRequest): LookupObjectsInput {
-  return decode((v) => {
+  return Violations.decode((v) => {
     if (req.refs.length > MAX_LOOKUP_REFS)
       v.add("refs", "TOO_MANY_REFS", `must hold at most ${MAX_LOOKUP_REFS} refs`);
     else
@@ -258,18 +242,18 @@ export function decodeLookupObjects(req: LookupObjectsRequest): LookupObjectsInp
     return {
       refs: req.refs,
       kind: kind(v, "kind", req.kind, false),
-      project: optionalRef(v, "project", req.project),
+      project: v.optionalRef("project", req.project),
     };
   });
 }
 
 /** FindObjects: a page and its filters. */
 export function decodeFindObjects(req: FindObjectsRequest): FindObjectsInput {
-  return decode((v) => ({
-    ...page(v, req),
+  return Violations.decode((v) => ({
+    ...v.page(req),
     kind: kind(v, "kind", req.kind, false),
-    project: optionalRef(v, "project", req.project),
-    region: optionalRef(v, "region", req.region),
+    project: v.optionalRef("project", req.project),
+    region: v.optionalRef("region", req.region),
     tags: tags(v, "tags", req.tags),
     properties: properties(v, "properties", req.properties),
     namePrefix: v.text("name_prefix", req.namePrefix, 63) || undefined,
@@ -288,7 +272,7 @@ function jsonValue(v: Violations, field: string, value: Value): Json {
 
 /** DefineProperty: the schema's soundness is checked by the domain. */
 export function decodeDefineProperty(req: DefinePropertyRequest): DefinePropertyInput {
-  return decode((v) => {
+  return Violations.decode((v) => {
     const s = req.schema;
     if (!s) v.add("schema", "FIELD_REQUIRED", "is required");
     const type =
@@ -316,14 +300,14 @@ export function decodeDefineProperty(req: DefinePropertyRequest): DefineProperty
 export function decodeListPropertyDefinitions(
   req: ListPropertyDefinitionsRequest,
 ): ListDefinitionsInput {
-  return decode((v) => ({ ...page(v, req), kind: kind(v, "kind", req.kind, false) }));
+  return Violations.decode((v) => ({ ...v.page(req), kind: kind(v, "kind", req.kind, false) }));
 }
 
 /** DeletePropertyDefinition: the kind and key. */
 export function decodeDeletePropertyDefinition(
   req: DeletePropertyDefinitionRequest,
 ): DeleteDefinitionInput {
-  return decode((v) => ({
+  return Violations.decode((v) => ({
     requestId: v.requestId("request_id", req.requestId),
     kind: kind(v, "kind", req.kind, true) ?? "provider",
     key: v.name("key", req.key),

@@ -4,6 +4,7 @@
  * one round trip. Each check returns the cleaned value so decoders read as one expression each.
  */
 import { type FieldViolation, MulliganError } from "./errors.js";
+import { decodePageToken, type PageKey } from "./paging.js";
 
 /** Names: 1–63 characters, letters, digits, '.', '_' and '-', starting with a letter or digit. */
 export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
@@ -43,6 +44,30 @@ export class Violations {
         "must start with a letter or digit and hold only letters, digits, '.', '_' and '-'",
       );
     return value;
+  }
+
+  /** Runs a decoder with a fresh collector and throws every violation it found at once. */
+  static decode<T>(fn: (v: Violations) => T): T {
+    const v = new Violations();
+    const result = fn(v);
+    v.throwIfAny();
+    return result;
+  }
+
+  /** An optional reference: undefined when empty. */
+  optionalRef(field: string, value: string): string | undefined {
+    return this.ref(field, value, false) || undefined;
+  }
+
+  /** page_size and page_token of a List request. */
+  page(req: { pageSize: number; pageToken: string }): {
+    pageSize: number;
+    after: PageKey | undefined;
+  } {
+    return {
+      pageSize: this.pageSize("page_size", req.pageSize),
+      after: decodePageToken(this, "page_token", req.pageToken),
+    };
   }
 
   /** A reference to an object by name, slug or UUID; empty allowed unless required. */

@@ -5,6 +5,7 @@
  * its own log table with the columns of RequestLogTable.
  */
 import { createHash } from "node:crypto";
+import type { Kysely } from "kysely";
 import { MulliganError } from "../platform/errors.js";
 import { nowIso } from "../platform/ids.js";
 import { RetryTransaction, type Store, type Tx } from "./store.js";
@@ -22,6 +23,24 @@ export interface RequestLogTable {
 
 /** Tables that hold request logs (one per service). */
 export type RequestLogTableName = "iam_requests" | "meta_requests";
+
+/** Creates a part's request log table; called from that part's first migration. */
+export async function createRequestLogTable(
+  db: Kysely<unknown>,
+  table: RequestLogTableName,
+): Promise<void> {
+  await db.schema
+    .createTable(table)
+    .addColumn("request_id", "text", (c) => c.notNull())
+    .addColumn("account_uuid", "text", (c) => c.notNull())
+    .addColumn("method", "text", (c) => c.notNull())
+    .addColumn("request_hash", "text", (c) => c.notNull())
+    .addColumn("response", "text", (c) => c.notNull())
+    .addColumn("created_at", "text", (c) => c.notNull())
+    .addPrimaryKeyConstraint(`${table}_pk`, ["request_id", "account_uuid"])
+    .execute();
+  await db.schema.createIndex(`${table}_created`).on(table).column("created_at").execute();
+}
 
 /** Records are kept this long; a retry after that runs the request again. */
 export const REQUEST_LOG_RETENTION_MS = 24 * 3600 * 1000;
