@@ -14,7 +14,14 @@ function platformOf(name) {
   const os = ["android", "darwin", "freebsd", "linux", "openbsd", "sunos", "win32", "aix"].find(
     (o) => name.includes(`-${o}-`),
   );
-  const cpuNames = { aarch64: "arm64", arm64: "arm64", x64: "x64", armv7: "arm", arm: "arm", ia32: "ia32" };
+  const cpuNames = {
+    aarch64: "arm64",
+    arm64: "arm64",
+    x64: "x64",
+    armv7: "arm",
+    arm: "arm",
+    ia32: "ia32",
+  };
   const cpuKey = Object.keys(cpuNames).find((c) => new RegExp(`-${c}(-|$)`).test(name));
   const record = {};
   if (os) record.os = [os];
