@@ -25,3 +25,21 @@ export interface IdentityProvider {
   keys: KeySource;
   projects: ProjectDirectory;
 }
+
+export interface RegionRef {
+  uuid: string;
+  name: string;
+}
+
+/**
+ * How parts other than meta learn about regions without reading meta's tables (in-process from
+ * the meta part when co-hosted, over MetadataService otherwise).
+ */
+export interface RegionDirectory {
+  /** Resolves a region name, slug or UUID visible to the caller; undefined if none. */
+  findRegion(caller: Caller, ref: string): Promise<RegionRef | undefined>;
+  /** The UUIDs of a region and all its descendants. */
+  subtree(caller: Caller, regionUuid: string): Promise<ReadonlySet<string>>;
+  /** Looks up many regions by UUID (missing or invisible ones are absent). */
+  getRegions(caller: Caller, uuids: readonly string[]): Promise<Map<string, RegionRef>>;
+}

@@ -34,6 +34,11 @@ export function seesFleet(p: Principal): boolean {
   return p.globalRoles.some((r) => r === "admin" || r === "operator" || r === "reader");
 }
 
+/** Sees INTERNAL regions: fleet-seeing principals and executors (which run the fleet's hosts). */
+export function seesAllRegions(p: Principal): boolean {
+  return seesFleet(p) || p.globalRoles.includes("executor");
+}
+
 /** May change fleet objects (regions, definitions, fleet-owned registry entries). */
 export function managesFleet(p: Principal): boolean {
   return p.globalRoles.some((r) => r === "admin" || r === "operator");

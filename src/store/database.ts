@@ -4,6 +4,7 @@
  */
 import type { IamTables } from "../iam/tables.js";
 import type { MetaTables } from "../meta/tables.js";
+import type { ResourceTables } from "../resource/tables.js";
 
 /** Platform tables: the service catalog. */
 export interface PlatformTables {
@@ -15,4 +16,4 @@ export interface PlatformTables {
   };
 }
 
-export type Database = PlatformTables & IamTables & MetaTables;
+export type Database = PlatformTables & IamTables & MetaTables & ResourceTables;

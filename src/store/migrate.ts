@@ -6,6 +6,7 @@
 import { type Kysely, type Migration, Migrator, sql } from "kysely";
 import { iamMigrations } from "../iam/migrations.js";
 import { metaMigrations } from "../meta/migrations.js";
+import { resourceMigrations } from "../resource/migrations.js";
 import type { Store } from "./store.js";
 
 const platformMigrations: Record<string, Migration> = {
@@ -25,7 +26,7 @@ const platformMigrations: Record<string, Migration> = {
 
 /** Every migration of every part, by name. */
 export function allMigrations(): Record<string, Migration> {
-  return { ...platformMigrations, ...iamMigrations, ...metaMigrations };
+  return { ...platformMigrations, ...iamMigrations, ...metaMigrations, ...resourceMigrations };
 }
 
 /** Applies pending migrations; throws with the failing migration's name. */

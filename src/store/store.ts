@@ -87,6 +87,10 @@ function openSqlite(path: string, options: StoreOptions): Store {
   );
 }
 
+// bigint (int8) columns hold amounts and counts below 2^53 (requests are validated to that):
+// read them as numbers, like SQLite does, instead of pg's default strings.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
+
 function openPostgres(url: string, options: StoreOptions): Store {
   const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 10 });
   // An idle client that errors (server restart) must not crash the process.
