@@ -1,0 +1,163 @@
+/**
+ * Per-search caches over a Snapshot: usage per (provider, class) in the query's window, trait
+ * sets, sharing anchors and tree listings. Every stage of the candidate pipeline reads the
+ * snapshot through one SearchContext so each expensive lookup happens once per search.
+ */
+import {
+  capacityOf,
+  fitsUnits,
+  type InventoryRecord,
+  type ProviderRecord,
+  type QueryInput,
+  SHARING_CAPABILITY,
+} from "../model.js";
+import type { Snapshot } from "./snapshot.js";
+
+/** Read-through caches shared by the stages of one search. */
+export class SearchContext {
+  private readonly usedCache = new Map<string, number>();
+  private readonly capsCache = new Map<string, ReadonlySet<string>>();
+  private readonly anchorCache = new Map<string, readonly string[]>();
+  private readonly treeCache = new Map<string, readonly string[]>();
+  private membersCache: Map<string, string[]> | null = null;
+
+  constructor(
+    readonly snapshot: Snapshot,
+    readonly query: QueryInput,
+  ) {}
+
+  provider(uuid: string): ProviderRecord {
+    const p = this.snapshot.providers.get(uuid);
+    if (!p) throw new Error(`provider ${uuid} is not in the snapshot`);
+    return p;
+  }
+
+  /** Orders providers by name, then UUID: the one order every output follows. */
+  readonly byName = (a: string, b: string): number => {
+    const pa = this.provider(a);
+    const pb = this.provider(b);
+    return pa.name < pb.name ? -1 : pa.name > pb.name ? 1 : a < b ? -1 : a > b ? 1 : 0;
+  };
+
+  /** Peak usage of the class on the provider over the query's window (cached). */
+  used(uuid: string, resourceClass: string): number {
+    const key = `${uuid}\u0000${resourceClass}`;
+    let used = this.usedCache.get(key);
+    if (used === undefined) {
+      used = this.snapshot.used(uuid, resourceClass, this.query.window);
+      this.usedCache.set(key, used);
+    }
+    return used;
+  }
+
+  inventory(uuid: string, resourceClass: string): InventoryRecord | undefined {
+    return this.provider(uuid).inventories.get(resourceClass);
+  }
+
+  /** One group's amount alone: min/max/step and free capacity (Placement's per-class query). */
+  offers(uuid: string, resourceClass: string, amount: number): boolean {
+    const inv = this.inventory(uuid, resourceClass);
+    if (!inv || !fitsUnits(inv, amount)) return false;
+    return this.used(uuid, resourceClass) + amount <= capacityOf(inv);
+  }
+
+  /**
+   * A merged amount (`already` from earlier groups plus `amount`) against capacity − used and
+   * max_unit, as Placement's final check of a consolidated request. Step needs no re-check:
+   * each group's amount is a multiple of the step, so their sum is too.
+   */
+  fits(uuid: string, resourceClass: string, amount: number, already: number): boolean {
+    const inv = this.inventory(uuid, resourceClass);
+    if (!inv) return false;
+    const total = already + amount;
+    return total <= inv.maxUnit && this.used(uuid, resourceClass) + total <= capacityOf(inv);
+  }
+
+  capabilities(uuid: string): ReadonlySet<string> {
+    let caps = this.capsCache.get(uuid);
+    if (!caps) {
+      caps = new Set(this.provider(uuid).capabilities);
+      this.capsCache.set(uuid, caps);
+    }
+    return caps;
+  }
+
+  shares(uuid: string): boolean {
+    return this.capabilities(uuid).has(SHARING_CAPABILITY);
+  }
+
+  inRegion(uuid: string): boolean {
+    const regions = this.query.regions;
+    return regions === null || regions.has(this.provider(uuid).regionUuid);
+  }
+
+  /** True if the provider is in at least one of the groups. */
+  inAny(uuid: string, groups: readonly string[]): boolean {
+    const mine = this.provider(uuid).groups;
+    return groups.some((g) => mine.includes(g));
+  }
+
+  /** True if the provider alone is in one group of every member_of set. */
+  inAllSets(uuid: string, sets: readonly (readonly string[])[]): boolean {
+    return sets.every((set) => this.inAny(uuid, set));
+  }
+
+  /**
+   * Roots of every tree with a provider in a group the sharing provider is in (its own tree
+   * included when it has a group): the trees it can "anchor" with, as Placement's
+   * anchors_for_sharing_providers.
+   */
+  sharingAnchors(uuid: string): readonly string[] {
+    let anchors = this.anchorCache.get(uuid);
+    if (!anchors) {
+      const roots = new Set<string>();
+      for (const g of this.provider(uuid).groups)
+        for (const member of this.members().get(g) ?? []) roots.add(this.provider(member).rootUuid);
+      anchors = [...roots];
+      this.anchorCache.set(uuid, anchors);
+    }
+    return anchors;
+  }
+
+  /** Every provider of the tree rooted at `root`, depth first, children by name. */
+  tree(root: string): readonly string[] {
+    let list = this.treeCache.get(root);
+    if (!list) {
+      const out: string[] = [];
+      const visit = (uuid: string): void => {
+        out.push(uuid);
+        const kids = [...(this.snapshot.children.get(uuid) ?? [])].sort(this.byName);
+        for (const kid of kids) visit(kid);
+      };
+      visit(root);
+      list = out;
+      this.treeCache.set(root, list);
+    }
+    return list;
+  }
+
+  /** Ancestors of a provider, itself first, root last. */
+  lineage(uuid: string): string[] {
+    const out: string[] = [];
+    let current: string | null = uuid;
+    while (current !== null) {
+      out.push(current);
+      current = this.provider(current).parentUuid;
+    }
+    return out;
+  }
+
+  private members(): Map<string, string[]> {
+    if (!this.membersCache) {
+      const map = new Map<string, string[]>();
+      for (const p of this.snapshot.providers.values())
+        for (const g of p.groups) {
+          const list = map.get(g) ?? [];
+          list.push(p.uuid);
+          map.set(g, list);
+        }
+      this.membersCache = map;
+    }
+    return this.membersCache;
+  }
+}

@@ -1,0 +1,192 @@
+/**
+ * Stage 1 of the candidate pipeline: for each request group, the providers that may serve it,
+ * keyed by the tree ("anchor" root) they can serve it for. Cheap per-provider filters run
+ * first, each recorded as a FilterStep so an empty result can say which constraint emptied it.
+ *
+ * Rules, as Placement 1.39 applies them:
+ * - Named (granular) group: ONE provider holds all its resources, and that provider itself must
+ *   have every required capability, one of each any_of set, none of the forbidden ones, be in a
+ *   group of every member_of set and in no forbidden group. in_tree: the provider's root is the
+ *   root of the in_tree provider. A sharing provider serves the group for its own tree and for
+ *   every tree it shares with; any other provider only for its own tree.
+ * - Unnamed group: each resource class from one provider of the tree or a sharing provider.
+ *   A provider contributing a class must have none of the forbidden capabilities. member_of
+ *   holds if the contributing provider OR the root of the tree it serves is in a group of every
+ *   set ("member_of on a root spans its tree; on a child, only that child"); forbidden groups
+ *   exclude the pair if either is in one. A sharing provider serves other trees only if it
+ *   meets member_of itself, and never under in_tree (in_tree bounds every class to that tree).
+ *   Required / any_of capabilities are checked on the union of the contributing providers'
+ *   capabilities (the combination stage), not per provider.
+ */
+import type { FilterStepRecord, RequestGroupInput } from "../model.js";
+import type { SearchContext } from "./context.js";
+
+/** What one request group may use, per anchor root. */
+export interface GroupPlan {
+  group: RequestGroupInput;
+  /** Named group: anchor root → providers that alone satisfy the group, by name. */
+  single: Map<string, string[]> | null;
+  /** Unnamed group: resource class → anchor root → providers offering it, by name. */
+  spread: Map<string, Map<string, string[]>> | null;
+}
+
+/** Records one filter step and returns the providers it kept. */
+function narrow(
+  steps: FilterStepRecord[],
+  suffix: string,
+  pool: string[],
+  constraint: string,
+  detail: string,
+  keep: (uuid: string) => boolean,
+): string[] {
+  const after = pool.filter(keep);
+  steps.push({ constraint, suffix, before: pool.length, after: after.length, detail });
+  return after;
+}
+
+/** The root of the in_tree provider, or "" when it does not exist (nothing matches then). */
+function inTreeRoot(ctx: SearchContext, group: RequestGroupInput): string {
+  const p = group.inTree === null ? undefined : ctx.snapshot.providers.get(group.inTree);
+  return p ? p.rootUuid : "";
+}
+
+/** Region and in_tree: the filters every group starts with. */
+function basePool(ctx: SearchContext, group: RequestGroupInput, steps: FilterStepRecord[]) {
+  const s = group.suffix;
+  let pool = [...ctx.snapshot.providers.keys()].sort(ctx.byName);
+  if (ctx.query.regions !== null)
+    pool = narrow(steps, s, pool, "region", "no provider in the requested regions", (u) =>
+      ctx.inRegion(u),
+    );
+  if (group.inTree !== null) {
+    const root = inTreeRoot(ctx, group);
+    pool = narrow(steps, s, pool, "in_tree", "no provider in the in_tree tree", (u) => {
+      return ctx.provider(u).rootUuid === root;
+    });
+  }
+  return pool;
+}
+
+function sortedClasses(group: RequestGroupInput): string[] {
+  return Object.keys(group.resources).sort();
+}
+
+function planNamed(ctx: SearchContext, group: RequestGroupInput, steps: FilterStepRecord[]) {
+  const s = group.suffix;
+  let pool = basePool(ctx, group, steps);
+  for (const rc of sortedClasses(group)) {
+    const amount = group.resources[rc] ?? 0;
+    pool = narrow(steps, s, pool, "resources", `no provider has ${amount} free ${rc}`, (u) =>
+      ctx.offers(u, rc, amount),
+    );
+  }
+  if (group.required.length > 0)
+    pool = narrow(steps, s, pool, "required", `none has ${group.required.join(", ")}`, (u) =>
+      group.required.every((c) => ctx.capabilities(u).has(c)),
+    );
+  for (const set of group.anyOf)
+    pool = narrow(steps, s, pool, "any_of", `none has any of ${set.join(", ")}`, (u) =>
+      set.some((c) => ctx.capabilities(u).has(c)),
+    );
+  if (group.forbidden.length > 0)
+    pool = narrow(steps, s, pool, "forbidden", "all have a forbidden capability", (u) =>
+      group.forbidden.every((c) => !ctx.capabilities(u).has(c)),
+    );
+  if (group.memberOf.length > 0)
+    pool = narrow(steps, s, pool, "member_of", "none is in the requested groups", (u) =>
+      ctx.inAllSets(u, group.memberOf),
+    );
+  if (group.forbiddenGroups.length > 0)
+    pool = narrow(
+      steps,
+      s,
+      pool,
+      "forbidden_groups",
+      "all are in a forbidden group",
+      (u) => !ctx.inAny(u, group.forbiddenGroups),
+    );
+  const single = new Map<string, string[]>();
+  for (const u of pool) {
+    const anchors = new Set([ctx.provider(u).rootUuid]);
+    if (ctx.shares(u)) for (const a of ctx.sharingAnchors(u)) anchors.add(a);
+    for (const a of anchors) {
+      const list = single.get(a) ?? [];
+      list.push(u);
+      single.set(a, list);
+    }
+  }
+  return single;
+}
+
+/** The anchors one provider may serve an unnamed-group class for, after the group filters. */
+function unnamedAnchors(ctx: SearchContext, group: RequestGroupInput, uuid: string): string[] {
+  const root = ctx.provider(uuid).rootUuid;
+  const anchors = new Set([root]);
+  const selfInGroups = group.memberOf.length === 0 || ctx.inAllSets(uuid, group.memberOf);
+  if (group.inTree === null && ctx.shares(uuid) && selfInGroups)
+    for (const a of ctx.sharingAnchors(uuid)) anchors.add(a);
+  return [...anchors].filter(
+    (a) =>
+      (group.memberOf.length === 0 || selfInGroups || ctx.inAllSets(a, group.memberOf)) &&
+      (group.forbiddenGroups.length === 0 ||
+        (!ctx.inAny(uuid, group.forbiddenGroups) && !ctx.inAny(a, group.forbiddenGroups))),
+  );
+}
+
+function planUnnamed(ctx: SearchContext, group: RequestGroupInput, steps: FilterStepRecord[]) {
+  const s = group.suffix;
+  const base = basePool(ctx, group, steps);
+  const spread = new Map<string, Map<string, string[]>>();
+  for (const rc of sortedClasses(group)) {
+    const amount = group.resources[rc] ?? 0;
+    let pool = narrow(steps, s, base, "resources", `no provider has ${amount} free ${rc}`, (u) =>
+      ctx.offers(u, rc, amount),
+    );
+    if (group.forbidden.length > 0)
+      pool = narrow(
+        steps,
+        s,
+        pool,
+        "forbidden",
+        `all offering ${rc} have a forbidden capability`,
+        (u) => group.forbidden.every((c) => !ctx.capabilities(u).has(c)),
+      );
+    const byAnchor = new Map<string, string[]>();
+    const anchorsOf = new Map(pool.map((u) => [u, unnamedAnchors(ctx, group, u)]));
+    if (group.memberOf.length > 0 || group.forbiddenGroups.length > 0)
+      pool = narrow(
+        steps,
+        s,
+        pool,
+        group.memberOf.length > 0 ? "member_of" : "forbidden_groups",
+        `no provider offering ${rc} meets the group constraints`,
+        (u) => (anchorsOf.get(u) ?? []).length > 0,
+      );
+    for (const u of pool)
+      for (const a of anchorsOf.get(u) ?? []) {
+        const list = byAnchor.get(a) ?? [];
+        list.push(u);
+        byAnchor.set(a, list);
+      }
+    spread.set(rc, byAnchor);
+  }
+  return spread;
+}
+
+/** Stage 1 for one group; `steps` receives what each filter removed. */
+export function planGroup(
+  ctx: SearchContext,
+  group: RequestGroupInput,
+  steps: FilterStepRecord[],
+): GroupPlan {
+  if (group.suffix === "") return { group, single: null, spread: planUnnamed(ctx, group, steps) };
+  return { group, single: planNamed(ctx, group, steps), spread: null };
+}
+
+/** The anchor roots a plan can serve: for the unnamed group, those offering every class. */
+export function anchorsOf(plan: GroupPlan): Set<string> {
+  if (plan.single) return new Set(plan.single.keys());
+  const [first, ...rest] = [...(plan.spread?.values() ?? [])];
+  if (!first) return new Set();
+  return new Set([...first.keys()].filter((a) => rest.every((m) => m.has(a))));
+}
