@@ -1,5 +1,6 @@
 /**
- * The authorization matrix: every RPC of IdentityService and MetadataService × every role (and
+ * The authorization matrix: every RPC of IdentityService, MetadataService and ResourceService
+ * × every role (and
  * no token) → allowed or denied. The expected table is written out here, independently of the
  * policy tables under test, and every method of the service descriptors must appear in it, so
  * a new RPC cannot slip through unreviewed. A call counts as allowed when it reaches its handler
@@ -13,6 +14,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { ErrorInfoSchema } from "../src/gen/google/rpc/error_details_pb.js";
 import { IdentityService } from "../src/gen/mulligan/iam/v1/iam_pb.js";
 import { MetadataService } from "../src/gen/mulligan/meta/v1/meta_pb.js";
+import { ResourceService } from "../src/gen/mulligan/resource/v1/resource_pb.js";
 import { forEachStore } from "./harness.js";
 
 const WHO = ["admin", "operator", "member", "reader", "executor", "none"] as const;
@@ -24,6 +26,9 @@ const READERS: readonly Who[] = ["admin", "operator", "member", "reader"];
 const WRITERS: readonly Who[] = ["admin", "operator", "member"];
 const FLEET: readonly Who[] = ["admin", "operator"];
 const ADMIN: readonly Who[] = ["admin"];
+/** Providers are fleet objects that executors register and read too. */
+const PROVIDER_WRITERS: readonly Who[] = ["admin", "operator", "executor"];
+const FLEET_READERS: readonly Who[] = ["admin", "operator", "reader", "executor"];
 
 /** Who may call what: the contract, reviewed by hand. */
 const EXPECTED: Record<string, Record<string, readonly Who[]>> = {
@@ -68,9 +73,70 @@ const EXPECTED: Record<string, Record<string, readonly Who[]>> = {
     SetProperties: WRITERS,
     Configure: ADMIN,
   },
+  [ResourceService.typeName]: {
+    ListResourceClasses: AUTHENTICATED,
+    CreateResourceClass: PROVIDER_WRITERS,
+    DeleteResourceClass: FLEET,
+    ListCapabilities: AUTHENTICATED,
+    CreateCapability: PROVIDER_WRITERS,
+    DeleteCapability: FLEET,
+    CreateProvider: PROVIDER_WRITERS,
+    GetProvider: FLEET_READERS,
+    ListProviders: FLEET_READERS,
+    UpdateProvider: PROVIDER_WRITERS,
+    DeleteProvider: FLEET,
+    SetInventories: PROVIDER_WRITERS,
+    GetInventories: FLEET_READERS,
+    SetProviderCapabilities: PROVIDER_WRITERS,
+    CreateProviderGroup: FLEET,
+    ListProviderGroups: FLEET_READERS,
+    SetProviderGroups: PROVIDER_WRITERS,
+    FindCandidates: WRITERS,
+    Claim: WRITERS,
+    ClaimBest: WRITERS,
+    Release: WRITERS,
+    GetAllocations: READERS,
+    ListProviderAllocations: FLEET_READERS,
+    GetUsages: READERS,
+    GetProviderUsages: FLEET_READERS,
+    Reshape: PROVIDER_WRITERS,
+    SetQuota: FLEET,
+    GetQuotas: READERS,
+    WatchProviders: FLEET_READERS,
+    Configure: ADMIN,
+  },
 };
 
-const SERVICES: readonly DescService[] = [IdentityService, MetadataService];
+const SERVICES: readonly DescService[] = [IdentityService, MetadataService, ResourceService];
+
+/** How long a server stream runs before the matrix stops it (a denial arrives at once). */
+const STREAM_PROBE_MS = 500;
+
+/**
+ * Calls a method with an empty request; for a server stream, reads until the first message
+ * or error, and stops a stream still open after STREAM_PROBE_MS (it got past authorization).
+ */
+async function probe(
+  client: Record<string, (req: unknown, opts?: { signal?: AbortSignal }) => unknown>,
+  method: DescService["methods"][number],
+): Promise<void> {
+  const call = client[method.localName];
+  assert.ok(call, `no client method ${method.localName}`);
+  if (method.methodKind === "unary") {
+    await call(create(method.input, {}));
+    return;
+  }
+  assert.equal(method.methodKind, "server_streaming", "other streams need their own probe");
+  const stream = call(create(method.input, {}), {
+    signal: AbortSignal.timeout(STREAM_PROBE_MS),
+  }) as AsyncIterable<unknown>;
+  try {
+    for await (const _ of stream) return;
+  } catch (err) {
+    const code = ConnectError.from(err).code;
+    if (code !== Code.Canceled && code !== Code.DeadlineExceeded) throw err;
+  }
+}
 
 test("the expected table names exactly the methods of each service", () => {
   for (const service of SERVICES) {
@@ -95,19 +161,15 @@ forEachStore("authorization matrix", (server) => {
   for (const service of SERVICES)
     for (const method of service.methods)
       test(`${service.name}.${method.name}`, async () => {
-        assert.equal(method.methodKind, "unary", "streaming methods need their own matrix entry");
         const allowed = EXPECTED[service.typeName]?.[method.name] ?? [];
         const wrong: string[] = [];
         for (const who of WHO) {
-          const client = server().client(service, tokens.get(who)) as unknown as Record<
-            string,
-            (req: unknown) => Promise<unknown>
-          >;
-          const call = client[method.localName];
-          assert.ok(call, `no client method ${method.localName}`);
+          const client = server().client(service, tokens.get(who)) as unknown as Parameters<
+            typeof probe
+          >[0];
           let outcome = "OK";
           try {
-            await call(create(method.input, {}));
+            await probe(client, method);
           } catch (err) {
             const e = ConnectError.from(err);
             outcome = `${Code[e.code]}:${e.findDetails(ErrorInfoSchema)[0]?.reason ?? "?"}`;

@@ -7,13 +7,15 @@
 import type { ConnectRouter } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { IdentityService } from "../gen/mulligan/iam/v1/iam_pb.js";
+import { MetadataService } from "../gen/mulligan/meta/v1/meta_pb.js";
 import { createIamModule } from "../iam/module.js";
 import { RemoteKeySource, RemoteProjectDirectory } from "../iam/remote.js";
 import { createMetaModule } from "../meta/module.js";
+import { RemoteRegionDirectory } from "../meta/remote.js";
 import type { BuiltinService } from "../platform/builtin-service.js";
 import { catalogService, catalogTransport, EndpointRegistry } from "../platform/catalog.js";
 import type { ServeConfig } from "../platform/config.js";
-import type { IdentityProvider } from "../platform/directory.js";
+import type { IdentityProvider, RegionDirectory } from "../platform/directory.js";
 import { HealthMonitor, healthService } from "../platform/health.js";
 import { newUuid } from "../platform/ids.js";
 import { Metrics, type MetricsServer, serveMetrics } from "../platform/metrics.js";
@@ -21,6 +23,7 @@ import { reflectionService } from "../platform/reflection.js";
 import { GrpcServer } from "../platform/server.js";
 import type { HostedService, ServiceModule } from "../platform/service-module.js";
 import { TokenVerifier } from "../platform/tokens.js";
+import { createResourceModule } from "../resource/module.js";
 import { migrate } from "../store/migrate.js";
 import { openStore, type Store } from "../store/store.js";
 
@@ -160,7 +163,8 @@ export class Host {
 
 /**
  * Creates the configured parts. Without iam in this process, tokens are verified with the
- * keys of the iam found in the catalog, and projects are looked up there.
+ * keys of the iam found in the catalog, and projects are looked up there; without meta,
+ * regions are looked up in the meta found in the catalog.
  */
 function compose(
   config: ServeConfig,
@@ -187,9 +191,26 @@ function compose(
       projects: new RemoteProjectDirectory(transport),
     };
   }
+  let regions: RegionDirectory;
   if (config.services.includes("meta")) {
     const metaLogger = logger.child({ service: "meta" });
-    add(createMetaModule({ store, logger: metaLogger, projects: identity.projects }), metaLogger);
+    const meta = createMetaModule({ store, logger: metaLogger, projects: identity.projects });
+    add(meta, metaLogger);
+    regions = meta.regions;
+  } else {
+    regions = new RemoteRegionDirectory(catalogTransport(catalog, MetadataService.typeName));
+  }
+  if (config.services.includes("resource")) {
+    const resourceLogger = logger.child({ service: "resource" });
+    add(
+      createResourceModule({
+        store,
+        logger: resourceLogger,
+        projects: identity.projects,
+        regions,
+      }),
+      resourceLogger,
+    );
   }
   return { modules, loggers, identity };
 }

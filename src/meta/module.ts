@@ -5,10 +5,11 @@
  */
 import type { ConnectRouter } from "@connectrpc/connect";
 import { MetadataService } from "../gen/mulligan/meta/v1/meta_pb.js";
-import type { ProjectDirectory } from "../platform/directory.js";
+import type { ProjectDirectory, RegionDirectory } from "../platform/directory.js";
 import type { ServiceDeps, ServiceModule } from "../platform/service-module.js";
 import { pruneRequestLog } from "../store/request-log.js";
 import { metaPolicy } from "./policy.js";
+import { localRegionDirectory } from "./region-directory.js";
 import { metadataService } from "./service.js";
 
 /** Region creation without a server, for the CLI's offline bootstrap. */
@@ -17,10 +18,10 @@ export { type CreateRegionInput, createFirstRegion, createRegion } from "./regio
 /** How often old request-log records are deleted. */
 const PRUNE_INTERVAL_MS = 3600 * 1000;
 
-/** The meta part for a host process. */
+/** The meta part for a host process, with the region directory co-hosted parts use. */
 export function createMetaModule(
   deps: ServiceDeps & { projects: ProjectDirectory },
-): ServiceModule {
+): ServiceModule & { regions: RegionDirectory } {
   const prune = setInterval(() => {
     pruneRequestLog(deps.store, "meta_requests").catch((err) =>
       deps.logger.warn({ err }, "request log prune failed"),
@@ -36,5 +37,6 @@ export function createMetaModule(
     async close() {
       clearInterval(prune);
     },
+    regions: localRegionDirectory(deps.store),
   };
 }

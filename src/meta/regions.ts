@@ -7,7 +7,7 @@ import type { Kysely } from "kysely";
 import { MulliganError } from "../platform/errors.js";
 import { newUuid, nowIso } from "../platform/ids.js";
 import { type PageKey, pageOf } from "../platform/paging.js";
-import { type Principal, seesFleet } from "../platform/principal.js";
+import { type Principal, seesAllRegions } from "../platform/principal.js";
 import { slugify, Violations } from "../platform/validate.js";
 import type { Database } from "../store/database.js";
 import { idempotent } from "../store/request-log.js";
@@ -54,7 +54,7 @@ export interface DeleteRegionInput {
 
 function toRegion(row: repo.RegionRow, p: Principal): Region {
   // The parent of an EXTERNAL region may be INTERNAL: callers who cannot see it get no hint.
-  const hideParent = row.parent_visibility === "internal" && !seesFleet(p);
+  const hideParent = row.parent_visibility === "internal" && !seesAllRegions(p);
   return {
     uuid: row.uuid,
     name: row.name,
@@ -77,7 +77,7 @@ export async function visibleRegion(
   ref: string,
   field: string,
 ): Promise<repo.RegionRow> {
-  const row = await repo.findRegionRow(db, ref, !seesFleet(p));
+  const row = await repo.findRegionRow(db, ref, !seesAllRegions(p));
   if (!row) throw MulliganError.notFound("region", ref, field);
   return row;
 }
@@ -162,7 +162,7 @@ export async function listRegions(
       : await visibleRegion(store.db, caller, input.parent, "parent");
   const rows = await repo.listRegionRows(
     store.db,
-    { parentUuid: parent?.uuid, externalOnly: !seesFleet(caller) },
+    { parentUuid: parent?.uuid, externalOnly: !seesAllRegions(caller) },
     { after: input.after, limit: input.pageSize + 1 },
   );
   const page = pageOf(rows, input.pageSize, (r) => ({ k: r.name, u: r.uuid }));

@@ -364,3 +364,20 @@ export async function storedValues(db: Db, kind: string, key: string): Promise<s
     .execute();
   return rows.map((r) => r.value);
 }
+
+/** Every region's parent and visibility (regions are few): the region directory walks it. */
+export async function regionLinks(
+  db: Db,
+): Promise<{ uuid: string; parent_uuid: string | null; visibility: string }[]> {
+  return db.selectFrom("meta_regions").select(["uuid", "parent_uuid", "visibility"]).execute();
+}
+
+/** Regions by UUID; with `externalOnly`, only EXTERNAL ones. */
+export async function regionRowsByUuid(
+  db: Db,
+  uuids: readonly string[],
+  externalOnly: boolean,
+): Promise<RegionRow[]> {
+  if (uuids.length === 0) return [];
+  return regions(db, externalOnly).where("g.uuid", "in", uuids).execute();
+}

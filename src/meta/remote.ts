@@ -1,0 +1,58 @@
+/**
+ * The region directory of a process that does not host meta: regions come from a remote
+ * MetadataService, asked with the caller's own token, so the remote side applies exactly the
+ * visibility rules of GetRegion and ListRegions.
+ */
+import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
+import { MetadataService } from "../gen/mulligan/meta/v1/meta_pb.js";
+import type { Caller } from "../platform/caller.js";
+import type { RegionDirectory, RegionRef } from "../platform/directory.js";
+import { MAX_PAGE_SIZE } from "../platform/validate.js";
+
+const auth = (caller: Caller) => ({ headers: { authorization: `Bearer ${caller.token}` } });
+
+/** Regions from GetRegion and ListRegions; NOT_FOUND means absent. */
+export class RemoteRegionDirectory implements RegionDirectory {
+  private readonly client;
+
+  constructor(transport: Transport) {
+    this.client = createClient(MetadataService, transport);
+  }
+
+  async findRegion(caller: Caller, ref: string): Promise<RegionRef | undefined> {
+    try {
+      const r = (await this.client.getRegion({ region: ref }, auth(caller))).region;
+      return r ? { uuid: r.uuid, name: r.name } : undefined;
+    } catch (err) {
+      if (ConnectError.from(err).code === Code.NotFound) return undefined;
+      throw err;
+    }
+  }
+
+  /** Walks the children level by level (ListRegions lists direct children of a parent). */
+  async subtree(caller: Caller, regionUuid: string): Promise<ReadonlySet<string>> {
+    const found = new Set<string>();
+    const root = await this.findRegion(caller, regionUuid);
+    if (!root) return found;
+    const queue = [root.uuid];
+    for (let at = queue.pop(); at !== undefined; at = queue.pop()) {
+      if (found.has(at)) continue;
+      found.add(at);
+      let pageToken = "";
+      do {
+        const res = await this.client.listRegions(
+          { parent: at, pageSize: MAX_PAGE_SIZE, pageToken },
+          auth(caller),
+        );
+        queue.push(...res.regions.map((r) => r.uuid));
+        pageToken = res.nextPageToken;
+      } while (pageToken !== "");
+    }
+    return found;
+  }
+
+  async getRegions(caller: Caller, uuids: readonly string[]): Promise<Map<string, RegionRef>> {
+    const found = await Promise.all([...new Set(uuids)].map((u) => this.findRegion(caller, u)));
+    return new Map(found.filter((r): r is RegionRef => r !== undefined).map((r) => [r.uuid, r]));
+  }
+}

@@ -1,0 +1,256 @@
+/**
+ * Claims: a consumer's whole allocation set written atomically across providers. The database
+ * decides: the transaction locks every touched provider (bumping its generation), re-reads the
+ * other consumers' allocations overlapping the window and checks capacity, then the project's
+ * quota, so concurrent claims never over-commit whatever view of the fleet they started from.
+ */
+import type { Kysely } from "kysely";
+import type { Caller } from "../platform/caller.js";
+import { MulliganError } from "../platform/errors.js";
+import { nowIso } from "../platform/ids.js";
+import type { Principal } from "../platform/principal.js";
+import type { Database } from "../store/database.js";
+import { idempotent } from "../store/request-log.js";
+import type { Store } from "../store/store.js";
+import { requestKey } from "./access.js";
+import {
+  type AllocationView,
+  allocationViews,
+  type ConsumerRecord,
+  consumerConflict,
+  consumerRecord,
+  resolveProject,
+  resolveUser,
+  visibleConsumer,
+} from "./consumers.js";
+import { peakUsage } from "./engine/snapshot.js";
+import { capacityOf, fitsUnits, type Window } from "./model.js";
+import type { ResourceDeps } from "./module.js";
+import { checkQuota } from "./quotas.js";
+import * as repo from "./repo/claims.js";
+import { allocationRecord, inventoryRecord } from "./snapshot-loader.js";
+
+type Db = Kysely<Database>;
+
+/** One provider's part of an allocation set, as the caller wrote it. */
+export interface AllocationInput {
+  /** Provider name or UUID. */
+  provider: string;
+  resources: Readonly<Record<string, number>>;
+}
+
+/** A decoded Claim request (window start null = the claim time). */
+export interface ClaimInput {
+  requestId?: string;
+  consumer: string;
+  consumerGeneration: number | null;
+  project?: string;
+  user?: string;
+  consumerType: string;
+  allocations: readonly AllocationInput[];
+  window: { start: string | null; end: string | null };
+}
+
+/** A consumer after a claim (null after an empty set removed it) and its allocations. */
+export interface ClaimResult {
+  consumer: ConsumerRecord | null;
+  allocations: AllocationView[];
+}
+
+/** A claim with everything resolved, ready for writeClaim inside a transaction. */
+export interface ClaimWrite {
+  consumer: string;
+  /** null: the consumer must be new. */
+  expectedGeneration: number | null;
+  /** null: the existing consumer's, else the token's project. */
+  projectUuid: string | null;
+  /** null: the existing consumer's, else the caller's account. */
+  userUuid: string | null;
+  /** "": the existing consumer's. */
+  consumerType: string;
+  window: Window;
+  /** Provider UUID → class → amount. */
+  allocations: ReadonlyMap<string, Readonly<Record<string, number>>>;
+  /** Provider UUID → field path of its entry, for violations. */
+  fields: ReadonlyMap<string, string>;
+}
+
+/** Claim: resolves the owner outside the transaction, then writes the set in one. */
+export async function claim(
+  deps: ResourceDeps,
+  caller: Caller,
+  input: ClaimInput,
+): Promise<ClaimResult> {
+  const project =
+    input.project === undefined
+      ? undefined
+      : await resolveProject(deps.projects, caller, input.project);
+  const userUuid = input.user === undefined ? null : resolveUser(caller, input.user);
+  const { store } = deps;
+  return store.transaction((tx) =>
+    idempotent(store, tx, requestKey("Claim", caller.principal, input), async () => {
+      const now = nowIso();
+      const window = claimWindow(input.window, now);
+      const allocations = new Map<string, Record<string, number>>();
+      const fields = new Map<string, string>();
+      for (const [i, a] of input.allocations.entries()) {
+        const field = `allocations[${i}]`;
+        const row = await repo.findProvider(tx, a.provider);
+        if (!row) throw MulliganError.notFound("provider", a.provider, `${field}.provider`);
+        const merged = allocations.get(row.uuid) ?? {};
+        for (const [cls, amount] of Object.entries(a.resources))
+          merged[cls] = (merged[cls] ?? 0) + amount;
+        allocations.set(row.uuid, merged);
+        if (!fields.has(row.uuid)) fields.set(row.uuid, field);
+      }
+      return writeClaim(store, tx, caller.principal, {
+        consumer: input.consumer,
+        expectedGeneration: input.consumerGeneration,
+        projectUuid: project?.uuid ?? null,
+        userUuid,
+        consumerType: input.consumerType,
+        window,
+        allocations,
+        fields,
+      });
+    }),
+  );
+}
+
+/** The consumer's window: start defaults to the claim time; end must follow start. */
+function claimWindow(w: { start: string | null; end: string | null }, now: string): Window {
+  const window = { start: w.start ?? now, end: w.end };
+  if (window.end !== null && window.end <= window.start)
+    throw MulliganError.invalid("window.end", "WINDOW_INVALID", "must be after the window start");
+  return window;
+}
+
+/**
+ * Replaces a consumer's allocation set inside `tx`: consumer generation, unit constraints,
+ * capacity against the other consumers over the window, quota; then the rows, the provider
+ * generations and a 'usage' change per touched provider. An empty set removes the consumer.
+ */
+export async function writeClaim(
+  store: Store,
+  tx: Db,
+  principal: Principal,
+  w: ClaimWrite,
+): Promise<ClaimResult> {
+  const now = nowIso();
+  const existing = await repo.getConsumer(tx, w.consumer);
+  if (existing) visibleConsumer(principal, existing, w.consumer);
+  const old = existing ? await repo.consumerAllocations(tx, existing.uuid) : [];
+  const touched = [...new Set([...old.map((a) => a.provider_uuid), ...w.allocations.keys()])];
+  await repo.lockProviders(tx, touched, now);
+
+  if (w.expectedGeneration === null) {
+    if (existing) throw consumerConflict(w.consumer, null, existing.generation);
+  } else if (!existing || existing.generation !== w.expectedGeneration) {
+    throw consumerConflict(w.consumer, w.expectedGeneration, existing?.generation ?? null);
+  }
+
+  if (w.allocations.size === 0) {
+    if (existing && !(await repo.deleteConsumer(tx, existing.uuid, existing.generation)))
+      throw consumerConflict(w.consumer, w.expectedGeneration, null);
+    await repo.appendChanges(store, tx, touched, "usage", now);
+    return { consumer: null, allocations: [] };
+  }
+
+  const projectUuid = w.projectUuid ?? existing?.project_uuid ?? principal.projectUuid;
+  if (projectUuid === null)
+    throw MulliganError.invalid(
+      "project",
+      "FIELD_REQUIRED",
+      "is required with a token without project",
+    );
+  const row: repo.ConsumerRow = {
+    uuid: w.consumer,
+    project_uuid: projectUuid,
+    user_uuid: w.userUuid ?? existing?.user_uuid ?? principal.accountUuid,
+    consumer_type: w.consumerType || (existing?.consumer_type ?? ""),
+    generation: 1,
+    window_start: w.window.start,
+    window_end: w.window.end ?? "",
+    created_at: existing?.created_at ?? now,
+    updated_at: now,
+  };
+  if (existing) {
+    const { uuid: _u, generation: _g, created_at: _c, ...set } = row;
+    if (!(await repo.updateConsumer(tx, existing.uuid, existing.generation, set)))
+      throw consumerConflict(w.consumer, w.expectedGeneration, null);
+    row.generation = existing.generation + 1;
+  } else {
+    try {
+      await repo.insertConsumer(tx, row);
+    } catch (err) {
+      if (store.isUniqueViolation(err)) throw consumerConflict(w.consumer, null, 1);
+      throw err;
+    }
+  }
+  await repo.replaceAllocations(tx, w.consumer, []);
+  await checkCapacity(tx, w);
+  const adding = new Map<string, number>();
+  for (const res of w.allocations.values())
+    for (const [cls, amount] of Object.entries(res))
+      adding.set(cls, (adding.get(cls) ?? 0) + amount);
+  await checkQuota(tx, projectUuid, adding, now);
+
+  const rows: repo.AllocationRow[] = [];
+  for (const [provider, res] of w.allocations)
+    for (const [cls, amount] of Object.entries(res))
+      rows.push({
+        consumer_uuid: w.consumer,
+        provider_uuid: provider,
+        resource_class: cls,
+        amount,
+        window_start: row.window_start,
+        window_end: row.window_end,
+      });
+  await repo.replaceAllocations(tx, w.consumer, rows);
+  await repo.appendChanges(store, tx, touched, "usage", now);
+  return {
+    consumer: consumerRecord(row),
+    allocations: await allocationViews(tx, rows),
+  };
+}
+
+/** Unit constraints of every amount, then capacity minus the others' peak over the window. */
+async function checkCapacity(tx: Db, w: ClaimWrite): Promise<void> {
+  const providers = [...w.allocations.keys()];
+  const inventories = await repo.inventoriesOf(tx, providers);
+  const others = (await repo.allocationsOverlapping(tx, providers, w.window)).map(allocationRecord);
+  for (const [provider, res] of w.allocations) {
+    const field = w.fields.get(provider) ?? "allocations";
+    for (const [cls, amount] of Object.entries(res)) {
+      const path = `${field}.resources[${cls}]`;
+      const row = inventories.find((i) => i.provider_uuid === provider && i.resource_class === cls);
+      if (!row)
+        throw new MulliganError(
+          "FAILED_PRECONDITION",
+          "INVENTORY_MISSING",
+          `provider ${provider} has no inventory of ${cls}`,
+          [{ field: path, reason: "INVENTORY_MISSING", description: "no such inventory" }],
+        );
+      const inv = inventoryRecord(row);
+      if (!fitsUnits(inv, amount))
+        throw MulliganError.invalid(
+          path,
+          "UNIT_CONSTRAINT",
+          `${amount} must be between ${inv.minUnit} and ${inv.maxUnit} in steps of ${inv.stepSize}`,
+        );
+      const used = peakUsage(
+        others.filter((a) => a.providerUuid === provider && a.resourceClass === cls),
+        w.window,
+      );
+      const capacity = capacityOf(inv);
+      if (used + amount > capacity)
+        throw new MulliganError(
+          "RESOURCE_EXHAUSTED",
+          "CAPACITY_EXCEEDED",
+          `provider ${provider}: ${cls} capacity ${capacity}, ${used} in use over the window, ${amount} asked`,
+          [],
+          { provider_uuid: provider, resource_class: cls },
+        );
+    }
+  }
+}

@@ -1,0 +1,177 @@
+/**
+ * FindCandidates and ClaimBest. A search reads a snapshot (possibly stale); ClaimBest then
+ * claims the best weighed candidate in a transaction that re-checks everything, and when the
+ * fleet moved on (capacity taken, inventory gone) it tries the next candidate, then searches
+ * again, a bounded number of times. Clients never race for capacity themselves.
+ */
+import type { Caller } from "../platform/caller.js";
+import type { ProjectDirectory } from "../platform/directory.js";
+import { MulliganError } from "../platform/errors.js";
+import { newUuid } from "../platform/ids.js";
+import { type IdempotencyKey, idempotent } from "../store/request-log.js";
+import type { Store } from "../store/store.js";
+import { requestKey } from "./access.js";
+import { type ClaimResult, writeClaim } from "./allocations.js";
+import { resolveProject, resolveUser } from "./consumers.js";
+import { findCandidates } from "./engine/candidates.js";
+import { weigh } from "./engine/weigh.js";
+import type { ExplanationRecord, QueryInput, SearchResult } from "./model.js";
+import { quotaHeadroom } from "./quotas.js";
+import type { SnapshotSource } from "./snapshot-loader.js";
+import type { ClaimBestInput } from "./validate-claims.js";
+
+/** Searches one ClaimBest may run before it gives up. */
+const MAX_SEARCHES = 5;
+/** Candidates of one search tried before searching again (later ones are likely stale too). */
+const CANDIDATES_PER_SEARCH = 3;
+
+/** What searching and claiming need. */
+export interface SearchDeps {
+  store: Store;
+  projects: ProjectDirectory;
+  snapshots: SnapshotSource;
+}
+
+/** A search result with the names of the providers its candidates use. */
+export interface FoundCandidates extends SearchResult {
+  providerNames: ReadonlyMap<string, string>;
+}
+
+/**
+ * Candidates for a query that also fit the project's quota (default: the caller's project;
+ * none for a token without project). Quota is per class, so either all fit or none.
+ */
+export async function findCandidatesFor(
+  deps: SearchDeps,
+  caller: Caller,
+  query: QueryInput,
+  projectRef: string | undefined,
+): Promise<FoundCandidates> {
+  const project =
+    projectRef !== undefined || caller.principal.projectUuid !== null
+      ? await resolveProject(deps.projects, caller, projectRef)
+      : undefined;
+  const snapshot = await deps.snapshots.snapshot();
+  const result = findCandidates(snapshot, query);
+  const providerNames = new Map([...snapshot.providers.values()].map((p) => [p.uuid, p.name]));
+  if (!project || result.candidates.length === 0) return { ...result, providerNames };
+  const headroom = await quotaHeadroom(deps.store.db, project.uuid);
+  const asked = new Map<string, number>();
+  for (const g of query.groups)
+    for (const [cls, n] of Object.entries(g.resources)) asked.set(cls, (asked.get(cls) ?? 0) + n);
+  for (const [cls, n] of asked) {
+    const left = headroom.get(cls);
+    if (left === undefined || n <= left) continue;
+    const detail = `the quota of project ${project.name || project.uuid} leaves ${Math.max(left, 0)} ${cls}, the query asks ${n}`;
+    return {
+      candidates: [],
+      summaries: [],
+      explanation: {
+        summary: `no candidate fits the project quota: ${detail}`,
+        steps: [
+          { constraint: "quota", suffix: "", before: result.candidates.length, after: 0, detail },
+        ],
+      },
+      providerNames,
+    };
+  }
+  return { ...result, providerNames };
+}
+
+/** RESOURCE_EXHAUSTED with the explanation's summary; its steps as JSON in the metadata. */
+function noCandidates(explanation: ExplanationRecord | null): MulliganError {
+  const summary = explanation?.summary ?? "no provider can satisfy the query";
+  return new MulliganError("RESOURCE_EXHAUSTED", "NO_CANDIDATES", summary, [], {
+    explanation: JSON.stringify(explanation?.steps ?? []),
+  });
+}
+
+/** True for failures that a different or fresher candidate may not have. */
+function takenMeanwhile(err: unknown): boolean {
+  return (
+    err instanceof MulliganError &&
+    (err.reason === "CAPACITY_EXCEEDED" || err.reason === "INVENTORY_MISSING")
+  );
+}
+
+class NotRecorded extends Error {}
+
+/** The recorded result of an earlier run of this request, if any. */
+async function recorded<T>(store: Store, key: IdempotencyKey): Promise<T | undefined> {
+  if (key.requestId === undefined) return undefined;
+  try {
+    return await store.transaction((tx) =>
+      idempotent<T>(store, tx, key, async () => {
+        throw new NotRecorded();
+      }),
+    );
+  } catch (err) {
+    if (err instanceof NotRecorded) return undefined;
+    throw err;
+  }
+}
+
+/** Find, weigh, claim; retries on conflicts and reports how many claims it tried. */
+export async function claimBest(
+  deps: SearchDeps,
+  caller: Caller,
+  input: ClaimBestInput,
+): Promise<ClaimResult & { attempts: number }> {
+  const p = caller.principal;
+  const { store } = deps;
+  // The request as the caller sent it: the default window start ("now") must not change it.
+  const sent = {
+    ...input,
+    query: {
+      ...input.query,
+      regions: input.query.regions && [...input.query.regions].sort(),
+      window: input.given,
+    },
+  };
+  const key = requestKey("ClaimBest", p, sent);
+  const previous = await recorded<ClaimResult & { attempts: number }>(store, key);
+  if (previous) return previous;
+  const project =
+    input.project === undefined
+      ? undefined
+      : await resolveProject(deps.projects, caller, input.project);
+  const userUuid = input.user === undefined ? null : resolveUser(caller, input.user);
+  const consumer = input.consumer ?? newUuid();
+  let attempts = 0;
+  for (let search = 0; search < MAX_SEARCHES; search++) {
+    const snapshot = await deps.snapshots.snapshot();
+    const result = findCandidates(snapshot, input.query);
+    if (result.candidates.length === 0) throw noCandidates(result.explanation);
+    const ordered = weigh(snapshot, result.candidates, input.query, input.weigher, input.topK);
+    for (const candidate of ordered.slice(0, CANDIDATES_PER_SEARCH)) {
+      attempts++;
+      const tried = attempts;
+      try {
+        return await store.transaction((tx) =>
+          idempotent(store, tx, key, async () => ({
+            ...(await writeClaim(store, tx, p, {
+              consumer,
+              expectedGeneration: null,
+              projectUuid: project?.uuid ?? null,
+              userUuid,
+              consumerType: input.consumerType,
+              window: input.query.window,
+              allocations: candidate.allocations,
+              fields: new Map(),
+            })),
+            attempts: tried,
+          })),
+        );
+      } catch (err) {
+        if (!takenMeanwhile(err)) throw err;
+      }
+    }
+  }
+  throw new MulliganError(
+    "RESOURCE_EXHAUSTED",
+    "NO_CANDIDATES",
+    `every candidate was taken by concurrent claims (${attempts} tried in ${MAX_SEARCHES} searches)`,
+    [],
+    { attempts: String(attempts) },
+  );
+}

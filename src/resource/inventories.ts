@@ -1,0 +1,180 @@
+/**
+ * Inventories: what a provider offers of each resource class. SetInventories replaces the whole
+ * set under the provider's generation; a class that still has allocations cannot be removed,
+ * but a total may shrink below what is allocated (reported as over capacity, as Placement
+ * allows, so an operator can drain a host).
+ *
+ * "used" is the peak concurrent usage over [now, ∞) (peakUsage, as the engine's snapshot
+ * computes it), not only the allocations holding at this instant: future reservations count.
+ * That is what a new open-ended claim from now on is checked against, so capacity − used is
+ * what can still be claimed, and a shrink that strands a reservation next week is reported.
+ */
+import type { Kysely } from "kysely";
+import type { Caller } from "../platform/caller.js";
+import { MulliganError } from "../platform/errors.js";
+import { nowIso } from "../platform/ids.js";
+import { Violations } from "../platform/validate.js";
+import type { Database } from "../store/database.js";
+import { idempotent } from "../store/request-log.js";
+import { assertProviderWriter, requestKey } from "./access.js";
+import { RESOURCE_CLASSES } from "./classes.js";
+import { peakUsage } from "./engine/snapshot.js";
+import {
+  type AllocationRecord,
+  capacityOf,
+  type InventoryRecord,
+  type ResourceSummaryRecord,
+} from "./model.js";
+import {
+  changeProvider,
+  type Provider,
+  type RegistryDeps,
+  reread,
+  resolveProvider,
+  withRegionNames,
+} from "./provider-records.js";
+import * as repo from "./repo/registry.js";
+import { unknownNames } from "./standards.js";
+
+/** A decoded SetInventories request (defaults applied, one entry per class). */
+export interface SetInventoriesInput {
+  requestId?: string;
+  provider: string;
+  generation: number;
+  inventories: InventoryRecord[];
+}
+
+/** An inventory with its capacity and current usage. */
+export interface InventoryView extends InventoryRecord {
+  capacity: number;
+  used: number;
+}
+
+/** What SetInventories answers. */
+export interface SetInventoriesResult {
+  provider: Provider;
+  inventories: InventoryView[];
+  /** Classes whose usage exceeds their new capacity. */
+  overCapacity: ResourceSummaryRecord[];
+}
+
+/** What GetInventories answers. */
+export interface ProviderInventories {
+  generation: number;
+  inventories: InventoryView[];
+}
+
+function toRecord(row: repo.InventoryRow): InventoryRecord {
+  return {
+    resourceClass: row.resource_class,
+    total: Number(row.total),
+    reserved: Number(row.reserved),
+    minUnit: Number(row.min_unit),
+    maxUnit: Number(row.max_unit),
+    stepSize: Number(row.step_size),
+    allocationRatio: Number(row.allocation_ratio),
+  };
+}
+
+/** Inventories with capacity and usage over [now, ∞) (see the file comment). */
+async function withUsage(
+  db: Kysely<Database>,
+  providerUuid: string,
+  inventories: readonly InventoryRecord[],
+): Promise<InventoryView[]> {
+  const now = nowIso();
+  const byClass = new Map<string, AllocationRecord[]>();
+  for (const a of await repo.liveAllocations(db, providerUuid, now)) {
+    const list = byClass.get(a.resource_class) ?? [];
+    list.push({
+      consumerUuid: a.consumer_uuid,
+      providerUuid: a.provider_uuid,
+      resourceClass: a.resource_class,
+      amount: Number(a.amount),
+      window: { start: a.window_start, end: a.window_end || null },
+    });
+    byClass.set(a.resource_class, list);
+  }
+  return inventories.map((inv) => ({
+    ...inv,
+    capacity: capacityOf(inv),
+    used: peakUsage(byClass.get(inv.resourceClass) ?? [], { start: now, end: null }),
+  }));
+}
+
+/** SetInventories: replaces the provider's inventories (generation-checked). */
+export async function setInventories(
+  deps: RegistryDeps,
+  caller: Caller,
+  input: SetInventoriesInput,
+): Promise<SetInventoriesResult> {
+  const { store } = deps;
+  const p = caller.principal;
+  assertProviderWriter(p);
+  const result = await store.transaction((tx) =>
+    idempotent(store, tx, requestKey("SetInventories", p, input), async () => {
+      const row = await resolveProvider(tx, p, input.provider, "provider");
+      const classes = input.inventories.map((i) => i.resourceClass);
+      const unknown = await unknownNames(tx, RESOURCE_CLASSES, classes);
+      const v = new Violations();
+      classes.forEach((name, i) => {
+        if (unknown.has(name))
+          v.add(
+            `inventories[${i}].resource_class`,
+            "RESOURCE_CLASS_UNKNOWN",
+            `unknown resource class ${name}`,
+          );
+      });
+      v.throwIfAny();
+      const removed = [...(await repo.allocatedClasses(tx, row.uuid))].filter(
+        (c) => !classes.includes(c),
+      );
+      if (removed.length > 0)
+        throw MulliganError.failedPrecondition(
+          "INVENTORY_IN_USE",
+          `provider "${row.name}" has allocations of ${removed.sort().join(", ")}: keep their inventory`,
+        );
+      await changeProvider(store, tx, row, input.generation, "inventory");
+      await repo.replaceInventories(
+        tx,
+        row.uuid,
+        input.inventories.map((inv) => ({
+          provider_uuid: row.uuid,
+          resource_class: inv.resourceClass,
+          total: inv.total,
+          reserved: inv.reserved,
+          min_unit: inv.minUnit,
+          max_unit: inv.maxUnit,
+          step_size: inv.stepSize,
+          allocation_ratio: inv.allocationRatio,
+        })),
+      );
+      const inventories = await withUsage(
+        tx,
+        row.uuid,
+        [...input.inventories].sort((a, b) => (a.resourceClass < b.resourceClass ? -1 : 1)),
+      );
+      const overCapacity = inventories
+        .filter((i) => i.used > i.capacity)
+        .map((i) => ({ resourceClass: i.resourceClass, capacity: i.capacity, used: i.used }));
+      return { provider: await reread(tx, row.uuid), inventories, overCapacity };
+    }),
+  );
+  const [provider] = await withRegionNames(deps, caller, [result.provider]);
+  return { ...result, provider: provider ?? result.provider };
+}
+
+/** GetInventories: a provider's inventories with capacity and usage, and its generation. */
+export async function getInventories(
+  deps: RegistryDeps,
+  caller: Caller,
+  ref: string,
+): Promise<ProviderInventories> {
+  const db = deps.store.db;
+  const row = await resolveProvider(db, caller.principal, ref, "provider");
+  const records = (await repo.inventoryRows(db, row.uuid)).map(toRecord);
+  return {
+    generation: Number(row.generation),
+    inventories: await withUsage(db, row.uuid, records),
+  };
+}

@@ -1,0 +1,326 @@
+/**
+ * The only code of the claim side that touches the resource tables: consumers, allocations,
+ * quotas, the change log, and the reads the snapshot loader and capacity checks need. Functions
+ * take a Kysely handle, so they run on the store or inside a caller's transaction.
+ */
+import type { Kysely } from "kysely";
+import type { PageKey } from "../../platform/paging.js";
+import type { Database } from "../../store/database.js";
+import { RetryTransaction, type Store } from "../../store/store.js";
+import type { Window } from "../model.js";
+import type { ResourceTables } from "../tables.js";
+
+type Db = Kysely<Database>;
+export type ProviderRow = ResourceTables["resource_providers"];
+export type InventoryRow = ResourceTables["resource_inventories"];
+export type ConsumerRow = ResourceTables["resource_consumers"];
+export type AllocationRow = ResourceTables["resource_allocations"];
+export type QuotaRow = ResourceTables["resource_quotas"];
+export type ChangeRow = ResourceTables["resource_changes"];
+
+const lower = (s: string) => s.toLowerCase();
+
+/** Everything the snapshot loader reads, in one pass. */
+export async function loadSnapshotRows(db: Db, now: string) {
+  const [providers, inventories, capabilities, memberships, groups, allocations] =
+    await Promise.all([
+      db.selectFrom("resource_providers").selectAll().execute(),
+      db.selectFrom("resource_inventories").selectAll().execute(),
+      db.selectFrom("resource_provider_capabilities").selectAll().execute(),
+      db.selectFrom("resource_provider_groups").selectAll().execute(),
+      db.selectFrom("resource_groups").selectAll().execute(),
+      db
+        .selectFrom("resource_allocations")
+        .selectAll()
+        .where((eb) => eb.or([eb("window_end", "=", ""), eb("window_end", ">", now)]))
+        .execute(),
+    ]);
+  return { providers, inventories, capabilities, memberships, groups, allocations };
+}
+
+/** A provider by UUID (any case) or name. */
+export async function findProvider(db: Db, ref: string): Promise<ProviderRow | undefined> {
+  return db
+    .selectFrom("resource_providers")
+    .selectAll()
+    .where((eb) => eb.or([eb("uuid", "=", lower(ref)), eb("name", "=", ref)]))
+    .executeTakeFirst();
+}
+
+/** Providers by UUID. */
+export async function providersByUuid(db: Db, uuids: readonly string[]): Promise<ProviderRow[]> {
+  if (uuids.length === 0) return [];
+  return db.selectFrom("resource_providers").selectAll().where("uuid", "in", uuids).execute();
+}
+
+/** Groups named by name or UUID. */
+export async function groupsByRef(db: Db, refs: readonly string[]) {
+  if (refs.length === 0) return [];
+  return db
+    .selectFrom("resource_groups")
+    .select(["uuid", "name"])
+    .where((eb) => eb.or([eb("uuid", "in", refs.map(lower)), eb("name", "in", refs)]))
+    .execute();
+}
+
+/**
+ * Bumps the generation of every provider, one row at a time in UUID order. On PostgreSQL each
+ * update takes the row lock that serializes claims on that provider; the stable order avoids
+ * deadlocks between claims touching the same providers.
+ */
+export async function lockProviders(tx: Db, uuids: readonly string[], now: string) {
+  for (const uuid of [...new Set(uuids)].sort())
+    await tx
+      .updateTable("resource_providers")
+      .set((eb) => ({ generation: eb("generation", "+", 1), updated_at: now }))
+      .where("uuid", "=", uuid)
+      .execute();
+}
+
+/** Locks a project's quota rows of these classes (same reason and order as lockProviders). */
+export async function lockQuotas(tx: Db, projectUuid: string, classes: readonly string[]) {
+  for (const resourceClass of [...new Set(classes)].sort())
+    await tx
+      .updateTable("resource_quotas")
+      .set((eb) => ({ quota_limit: eb.ref("quota_limit") }))
+      .where("project_uuid", "=", projectUuid)
+      .where("resource_class", "=", resourceClass)
+      .execute();
+}
+
+/** Inventories of these providers. */
+export async function inventoriesOf(db: Db, providers: readonly string[]): Promise<InventoryRow[]> {
+  if (providers.length === 0) return [];
+  return db
+    .selectFrom("resource_inventories")
+    .selectAll()
+    .where("provider_uuid", "in", providers)
+    .execute();
+}
+
+/** Allocations on these providers that overlap `window` (touching windows do not). */
+export async function allocationsOverlapping(
+  db: Db,
+  providers: readonly string[],
+  window: Window,
+): Promise<AllocationRow[]> {
+  if (providers.length === 0) return [];
+  let q = db
+    .selectFrom("resource_allocations")
+    .selectAll()
+    .where("provider_uuid", "in", providers)
+    .where((eb) => eb.or([eb("window_end", "=", ""), eb("window_end", ">", window.start)]));
+  if (window.end !== null) q = q.where("window_start", "<", window.end);
+  return q.execute();
+}
+
+export async function getConsumer(db: Db, uuid: string): Promise<ConsumerRow | undefined> {
+  return db
+    .selectFrom("resource_consumers")
+    .selectAll()
+    .where("uuid", "=", lower(uuid))
+    .executeTakeFirst();
+}
+
+export async function consumerAllocations(db: Db, uuid: string): Promise<AllocationRow[]> {
+  return db
+    .selectFrom("resource_allocations")
+    .selectAll()
+    .where("consumer_uuid", "=", uuid)
+    .orderBy("provider_uuid")
+    .orderBy("resource_class")
+    .execute();
+}
+
+/** Allocations of many consumers. */
+export async function allocationsOfConsumers(db: Db, uuids: readonly string[]) {
+  if (uuids.length === 0) return [];
+  return db
+    .selectFrom("resource_allocations")
+    .selectAll()
+    .where("consumer_uuid", "in", uuids)
+    .execute();
+}
+
+export async function consumersByUuid(db: Db, uuids: readonly string[]): Promise<ConsumerRow[]> {
+  if (uuids.length === 0) return [];
+  return db.selectFrom("resource_consumers").selectAll().where("uuid", "in", uuids).execute();
+}
+
+export async function insertConsumer(tx: Db, row: ConsumerRow): Promise<void> {
+  await tx.insertInto("resource_consumers").values(row).execute();
+}
+
+/** Compare-and-swap on the consumer generation; false if it moved on. */
+export async function updateConsumer(
+  tx: Db,
+  uuid: string,
+  expected: number,
+  set: Partial<ConsumerRow>,
+): Promise<boolean> {
+  const res = await tx
+    .updateTable("resource_consumers")
+    .set({ ...set, generation: expected + 1 })
+    .where("uuid", "=", uuid)
+    .where("generation", "=", expected)
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) === 1;
+}
+
+/** Deletes a consumer at an expected generation with its allocations; false if it moved on. */
+export async function deleteConsumer(tx: Db, uuid: string, expected: number): Promise<boolean> {
+  const res = await tx
+    .deleteFrom("resource_consumers")
+    .where("uuid", "=", uuid)
+    .where("generation", "=", expected)
+    .executeTakeFirst();
+  await tx.deleteFrom("resource_allocations").where("consumer_uuid", "=", uuid).execute();
+  return Number(res.numDeletedRows) === 1;
+}
+
+/** Replaces a consumer's allocation rows. */
+export async function replaceAllocations(tx: Db, consumer: string, rows: AllocationRow[]) {
+  await tx.deleteFrom("resource_allocations").where("consumer_uuid", "=", consumer).execute();
+  if (rows.length > 0) await tx.insertInto("resource_allocations").values(rows).execute();
+}
+
+/** Replaces a provider's inventory rows. */
+export async function replaceInventories(tx: Db, provider: string, rows: InventoryRow[]) {
+  await tx.deleteFrom("resource_inventories").where("provider_uuid", "=", provider).execute();
+  if (rows.length > 0) await tx.insertInto("resource_inventories").values(rows).execute();
+}
+
+/** What a usage query counts: a project's consumers, optionally one user or consumer type. */
+export interface UsageFilter {
+  projectUuid: string;
+  userUuid?: string;
+  consumerType?: string;
+  /** Only allocations not ended at this instant. */
+  now: string;
+}
+
+/** Sum per class of the allocations matched by the filter. */
+export async function projectUsage(db: Db, f: UsageFilter): Promise<Map<string, number>> {
+  let q = db
+    .selectFrom("resource_allocations as a")
+    .innerJoin("resource_consumers as c", "c.uuid", "a.consumer_uuid")
+    .select((eb) => ["a.resource_class", eb.fn.sum<number | string>("a.amount").as("used")])
+    .where("c.project_uuid", "=", f.projectUuid)
+    .where((eb) => eb.or([eb("a.window_end", "=", ""), eb("a.window_end", ">", f.now)]))
+    .groupBy("a.resource_class");
+  if (f.userUuid !== undefined) q = q.where("c.user_uuid", "=", f.userUuid);
+  if (f.consumerType !== undefined) q = q.where("c.consumer_type", "=", f.consumerType);
+  const rows = await q.execute();
+  return new Map(rows.map((r) => [r.resource_class, Number(r.used)]));
+}
+
+/** Consumers matched by the filter whose allocations have not ended. */
+export async function countConsumers(db: Db, f: UsageFilter): Promise<number> {
+  let q = db
+    .selectFrom("resource_consumers as c")
+    .select((eb) => eb.fn.countAll<number | string>().as("n"))
+    .where("c.project_uuid", "=", f.projectUuid)
+    .where((eb) => eb.or([eb("c.window_end", "=", ""), eb("c.window_end", ">", f.now)]));
+  if (f.userUuid !== undefined) q = q.where("c.user_uuid", "=", f.userUuid);
+  if (f.consumerType !== undefined) q = q.where("c.consumer_type", "=", f.consumerType);
+  return Number((await q.executeTakeFirst())?.n ?? 0);
+}
+
+export async function quotasOf(db: Db, projectUuid: string): Promise<QuotaRow[]> {
+  return db
+    .selectFrom("resource_quotas")
+    .selectAll()
+    .where("project_uuid", "=", projectUuid)
+    .orderBy("resource_class")
+    .execute();
+}
+
+/** Sets (limit ≥ 0) or removes (null) a project's limit for one class. */
+export async function writeQuota(tx: Db, project: string, cls: string, limit: number | null) {
+  await tx
+    .deleteFrom("resource_quotas")
+    .where("project_uuid", "=", project)
+    .where("resource_class", "=", cls)
+    .execute();
+  if (limit !== null)
+    await tx
+      .insertInto("resource_quotas")
+      .values({ project_uuid: project, resource_class: cls, quota_limit: limit })
+      .execute();
+}
+
+/**
+ * Appends one change per provider (seq = max + 1). Concurrent writers pick the same seq; the
+ * loser's unique violation retries its whole transaction, so seq follows commit order.
+ */
+export async function appendChanges(
+  store: Store,
+  tx: Db,
+  providers: readonly string[],
+  change: string,
+  at: string,
+): Promise<void> {
+  const top = await tx
+    .selectFrom("resource_changes")
+    .select((eb) => eb.fn.max("seq").as("seq"))
+    .executeTakeFirst();
+  let seq = Number(top?.seq ?? 0);
+  try {
+    for (const provider of [...new Set(providers)].sort())
+      await tx
+        .insertInto("resource_changes")
+        .values({ seq: ++seq, provider_uuid: provider, change, at })
+        .execute();
+  } catch (err) {
+    if (store.isUniqueViolation(err)) throw new RetryTransaction("change seq raced");
+    throw err;
+  }
+}
+
+/** The last change's seq (0 when none). */
+export async function lastChangeSeq(db: Db): Promise<number> {
+  const top = await db
+    .selectFrom("resource_changes")
+    .select((eb) => eb.fn.max("seq").as("seq"))
+    .executeTakeFirst();
+  return Number(top?.seq ?? 0);
+}
+
+/** Changes after `seq`, oldest first. */
+export async function changesAfter(db: Db, seq: number, limit: number): Promise<ChangeRow[]> {
+  return db
+    .selectFrom("resource_changes")
+    .selectAll()
+    .where("seq", ">", seq)
+    .orderBy("seq")
+    .limit(limit)
+    .execute();
+}
+
+/**
+ * One page of the consumers holding allocations on a provider that overlap `window`, ordered
+ * by (window_start, consumer UUID); fetch pageSize + 1 rows.
+ */
+export async function providerConsumerPage(
+  db: Db,
+  provider: string,
+  window: Window,
+  after: PageKey | undefined,
+  limit: number,
+): Promise<{ consumer_uuid: string; window_start: string }[]> {
+  let q = db
+    .selectFrom("resource_allocations")
+    .select(["consumer_uuid", "window_start"])
+    .distinct()
+    .where("provider_uuid", "=", provider)
+    .where((eb) => eb.or([eb("window_end", "=", ""), eb("window_end", ">", window.start)]));
+  if (window.end !== null) q = q.where("window_start", "<", window.end);
+  if (after)
+    q = q.where((eb) =>
+      eb.or([
+        eb("window_start", ">", after.k),
+        eb.and([eb("window_start", "=", after.k), eb("consumer_uuid", ">", after.u)]),
+      ]),
+    );
+  return q.orderBy("window_start").orderBy("consumer_uuid").limit(limit).execute();
+}

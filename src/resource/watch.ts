@@ -1,0 +1,133 @@
+/**
+ * WatchProviders: follows the change log (resource_changes) from the moment the watch starts.
+ * A watcher polls every POLL_MS for rows after the last seq it sent, and wakes at once when this
+ * process commits a change (ChangeNotifier); other replicas' changes arrive by polling. The
+ * stream ends when the call's signal aborts (client gone, deadline, shutdown).
+ */
+import type { Caller } from "../platform/caller.js";
+import { MulliganError } from "../platform/errors.js";
+import { seesProviders } from "./access.js";
+import { getInventories, type InventoryView } from "./inventories.js";
+import {
+  type Provider,
+  type RegistryDeps,
+  resolveProvider,
+  toProviders,
+  withRegionNames,
+} from "./provider-records.js";
+import * as repo from "./repo/claims.js";
+
+/** How often a watcher looks for changes other processes made. */
+const POLL_MS = 200;
+/** Most change rows read per poll. */
+const BATCH = 500;
+
+/** A decoded WatchProviders request. */
+export interface WatchInput {
+  /** Provider names or UUIDs; empty for all. */
+  providers: readonly string[];
+  region?: string;
+}
+
+/** One change as streamed; provider null when it no longer exists. */
+export interface WatchEvent {
+  seq: number;
+  change: string;
+  providerUuid: string;
+  provider: Provider | null;
+  inventories: InventoryView[];
+}
+
+/** Wakes this process's watchers when it commits a change, so they need not wait a poll. */
+export class ChangeNotifier {
+  private readonly waiters = new Set<() => void>();
+
+  notify(): void {
+    for (const wake of [...this.waiters]) wake();
+  }
+
+  /** Resolves on notify, after `ms`, or when `signal` aborts, whichever comes first. */
+  wait(ms: number, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.waiters.delete(done);
+        signal.removeEventListener("abort", done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.waiters.add(done);
+      signal.addEventListener("abort", done, { once: true });
+    });
+  }
+}
+
+/** Streams changes after the current end of the log, filtered by provider and region. */
+export async function* watchProviders(
+  deps: RegistryDeps & { notifier: ChangeNotifier },
+  caller: Caller,
+  input: WatchInput,
+  signal: AbortSignal,
+): AsyncGenerator<WatchEvent> {
+  const p = caller.principal;
+  if (!seesProviders(p))
+    throw MulliganError.permissionDenied(
+      "FLEET_ROLE_REQUIRED",
+      "only fleet readers watch providers",
+    );
+  const db = deps.store.db;
+  const only = new Set<string>();
+  for (const [i, ref] of input.providers.entries())
+    only.add((await resolveProvider(db, p, ref, `providers[${i}]`)).uuid);
+  let regions: ReadonlySet<string> | null = null;
+  if (input.region !== undefined) {
+    const region = await deps.regions.findRegion(caller, input.region);
+    if (!region) throw MulliganError.notFound("region", input.region, "region");
+    regions = await deps.regions.subtree(caller, region.uuid);
+  }
+  const regionOf = new Map<string, string>();
+  let last = await repo.lastChangeSeq(db);
+  while (!signal.aborted) {
+    const changes = await repo.changesAfter(db, last, BATCH);
+    if (changes.length === 0) {
+      await deps.notifier.wait(POLL_MS, signal);
+      continue;
+    }
+    for (const c of changes) {
+      last = c.seq;
+      if (signal.aborted) return;
+      if (only.size > 0 && !only.has(c.provider_uuid)) continue;
+      const event = await describe(deps, caller, c);
+      if (event.provider) regionOf.set(c.provider_uuid, event.provider.regionUuid);
+      const region = regionOf.get(c.provider_uuid);
+      if (regions && (region === undefined || !regions.has(region))) continue;
+      yield event;
+    }
+  }
+}
+
+/** A change with the provider's current state (null if deleted since). */
+async function describe(
+  deps: RegistryDeps,
+  caller: Caller,
+  c: repo.ChangeRow,
+): Promise<WatchEvent> {
+  const event = {
+    seq: c.seq,
+    change: c.change,
+    providerUuid: c.provider_uuid,
+    provider: null,
+    inventories: [],
+  };
+  try {
+    const row = await resolveProvider(deps.store.db, caller.principal, c.provider_uuid, "provider");
+    const providers = await toProviders(deps.store.db, [row]);
+    const [provider] = await withRegionNames(deps, caller, providers);
+    const { inventories } = await getInventories(deps, caller, row.uuid);
+    return { ...event, provider: provider ?? null, inventories };
+  } catch (err) {
+    // Deleted since (or while) the change was read: send the UUID only.
+    if (err instanceof MulliganError && err.code === "NOT_FOUND") return event;
+    throw err;
+  }
+}
