@@ -6,15 +6,22 @@ import { Command, Option } from "commander";
 import { DEFAULT_SERVER } from "../client/options.js";
 import { accountCommand } from "./commands/account.js";
 import { bootstrapCommand } from "./commands/bootstrap.js";
+import { candidatesCommands } from "./commands/candidates.js";
+import { capabilityCommand, resourceClassCommand } from "./commands/capability.js";
+import { claimCommands } from "./commands/claim.js";
 import { configureCommand } from "./commands/configure.js";
+import { groupCommand } from "./commands/group.js";
+import { inventoryCommand } from "./commands/inventory.js";
 import { objectCommand } from "./commands/object.js";
 import { projectCommand } from "./commands/project.js";
 import { propertyCommand } from "./commands/property.js";
+import { providerCommand } from "./commands/provider.js";
 import { regionCommand } from "./commands/region.js";
 import { roleCommand } from "./commands/role.js";
 import { serveCommand } from "./commands/serve.js";
 import { loginCommand, logoutCommand, whoamiCommand } from "./commands/session.js";
 import { tagCommand } from "./commands/tag.js";
+import { usageCommands } from "./commands/usage.js";
 import { EXIT_CODES_HELP } from "./exit-codes.js";
 import { FORMATS } from "./output.js";
 
@@ -45,6 +52,14 @@ export function createProgram(): Command {
     tagCommand(),
     propertyCommand(),
     objectCommand(),
+    providerCommand(),
+    inventoryCommand(),
+    capabilityCommand(),
+    resourceClassCommand(),
+    groupCommand(),
+    ...candidatesCommands(),
+    ...claimCommands(),
+    ...usageCommands(),
     configureCommand(),
   ])
     program.addCommand(cmd);

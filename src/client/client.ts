@@ -16,6 +16,7 @@ import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-no
 import { CatalogService, type Endpoint } from "../gen/mulligan/catalog/v1/catalog_pb.js";
 import { IdentityService } from "../gen/mulligan/iam/v1/iam_pb.js";
 import { MetadataService } from "../gen/mulligan/meta/v1/meta_pb.js";
+import { ResourceService } from "../gen/mulligan/resource/v1/resource_pb.js";
 import { bearerToken, requestIds, retryUnavailable } from "./interceptors.js";
 import { type ConnectOptions, type ResolvedOptions, resolveOptions } from "./options.js";
 
@@ -30,6 +31,8 @@ export class MulliganClient {
   readonly iam: Client<typeof IdentityService>;
   /** MetadataService: regions and the object registry. */
   readonly meta: Client<typeof MetadataService>;
+  /** ResourceService: providers, inventories, candidates, claims, usages and quotas. */
+  readonly resource: Client<typeof ResourceService>;
 
   private constructor(
     private readonly options: ResolvedOptions,
@@ -39,6 +42,7 @@ export class MulliganClient {
   ) {
     this.iam = this.service(IdentityService);
     this.meta = this.service(MetadataService);
+    this.resource = this.service(ResourceService);
   }
 
   /** Fetches the catalog from `options.server` and returns a client routed by it. */
@@ -73,7 +77,7 @@ export class MulliganClient {
     return this.routes.get(service.typeName) ?? this.options.serverUrl;
   }
 
-  /** A typed client of any Mulligan service, routed like `iam` and `meta`. */
+  /** A typed client of any Mulligan service, routed like `iam`, `meta` and `resource`. */
   service<T extends DescService>(desc: T): Client<T> {
     return createClient(
       desc,
