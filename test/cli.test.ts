@@ -5,7 +5,6 @@
  * and field, FAILED_PRECONDITION 7, usage 2, unreachable server 9).
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -14,43 +13,8 @@ import { after, before, describe, it } from "node:test";
 import pino from "pino";
 import { Host } from "../src/host/host.js";
 import { defaultServeConfig } from "../src/platform/config.js";
+import { exits, mulligan } from "./cli-helpers.js";
 import { type FreshStore, freshStore, STORE_KINDS } from "./harness.js";
-
-const BIN = join(import.meta.dirname, "..", "bin", "mulligan.mjs");
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `mulligan ARGS` with its own config dir; never inherits the caller's MULLIGAN_* env. */
-function mulligan(configDir: string, args: string[], input?: string): Promise<Run> {
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    HOME: configDir,
-    MULLIGAN_CONFIG_DIR: configDir,
-  };
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(input ?? "");
-  });
-}
-
-/** Asserts the exit code, showing the output when it differs. */
-function exits(run: Run, code: number): void {
-  assert.equal(
-    run.code,
-    code,
-    `exit ${run.code}, expected ${code}\nstdout: ${run.stdout}\nstderr: ${run.stderr}`,
-  );
-}
 
 /** A host on a random loopback port, not bootstrapped. */
 function startHost(storeUrl: string): Promise<Host> {

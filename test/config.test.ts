@@ -31,7 +31,7 @@ describe("serve configuration", () => {
     assert.deepEqual(c.listen, { host: "127.0.0.1", port: 7443 });
     assert.equal(c.dataDir, "./.mulligan");
     assert.equal(c.databaseUrl, "sqlite:.mulligan/mulligan.db");
-    assert.deepEqual(c.services, ["iam", "meta"]);
+    assert.deepEqual(c.services, ["iam", "meta", "resource"]);
     assert.equal(c.drainTimeoutMs, 10_000);
     assert.equal(c.logLevel, "info");
     assert.equal(c.insecure, false);
@@ -125,12 +125,12 @@ describe("serve configuration", () => {
       name: "unknown service",
       flags: { services: "iam,bogus" },
       error:
-        /^services "iam,bogus" \(from --services\): unknown service bogus; valid services are iam, meta$/,
+        /^services "iam,bogus" \(from --services\): unknown service bogus; valid services are iam, meta, resource$/,
     },
     {
       name: "empty service list",
       env: { MULLIGAN_SERVICES: " , " },
-      error: /^services " , " \(from MULLIGAN_SERVICES\): valid services are iam, meta$/,
+      error: /^services " , " \(from MULLIGAN_SERVICES\): valid services are iam, meta, resource$/,
     },
     {
       name: "non-loopback listen without TLS",

@@ -42,6 +42,7 @@ forEachStore("reflection", (server) => {
       "mulligan.catalog.v1.CatalogService",
       "mulligan.iam.v1.IdentityService",
       "mulligan.meta.v1.MetadataService",
+      "mulligan.resource.v1.ResourceService",
     ]);
   });
 

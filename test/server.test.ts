@@ -20,6 +20,7 @@ import {
 import { CatalogService } from "../src/gen/mulligan/catalog/v1/catalog_pb.js";
 import { AccountKind, IdentityService, Role } from "../src/gen/mulligan/iam/v1/iam_pb.js";
 import { MetadataService } from "../src/gen/mulligan/meta/v1/meta_pb.js";
+import { ResourceService } from "../src/gen/mulligan/resource/v1/resource_pb.js";
 import { Host } from "../src/host/host.js";
 import { defaultServeConfig, type ServeConfig } from "../src/platform/config.js";
 import { HealthMonitor } from "../src/platform/health.js";
@@ -145,6 +146,7 @@ for (const kind of STORE_KINDS) {
       assert.deepEqual(mine.map((e) => e.service).sort(), [
         IdentityService.typeName,
         MetadataService.typeName,
+        ResourceService.typeName,
       ]);
       for (const e of mine) {
         assert.equal(e.url, server.url);
