@@ -6,35 +6,21 @@
  * UNAVAILABLE.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import pino from "pino";
 import { describeError, MulliganClient } from "../src/client/index.js";
 import { Health, HealthCheckResponse_ServingStatus } from "../src/gen/health/v1/health_pb.js";
 import { IdentityService } from "../src/gen/mulligan/iam/v1/iam_pb.js";
 import { MetadataService } from "../src/gen/mulligan/meta/v1/meta_pb.js";
-import { Host } from "../src/host/host.js";
-import { defaultServeConfig } from "../src/platform/config.js";
-import type { Part } from "../src/platform/service-module.js";
+import type { Host } from "../src/host/host.js";
 import {
   type FreshStore,
   freshStore,
   STORE_KINDS,
+  startHost,
   startTestServer,
   type TestServer,
 } from "./harness.js";
-
-/** A host on a random loopback port serving only `services` (the store is already bootstrapped). */
-function startHost(storeUrl: string, services: Part[]): Promise<Host> {
-  const config = defaultServeConfig(mkdtempSync(join(tmpdir(), "mulligan-data-")));
-  config.listen = { host: "127.0.0.1", port: 0 };
-  config.databaseUrl = storeUrl;
-  config.services = services;
-  return Host.start({ config, logger: pino({ level: "silent" }) });
-}
 
 /** A loopback port nothing listens on. */
 async function closedPort(): Promise<number> {

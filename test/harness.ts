@@ -113,19 +113,31 @@ export interface TestServerOptions {
   configure?: (config: ServeConfig) => void;
 }
 
-/** Starts a host on a random loopback port and bootstraps it over gRPC. */
-export async function startTestServer(
+/**
+ * Starts a host on a random loopback port serving `services` (default: all) on `storeUrl`,
+ * without bootstrapping it (tests that split the parts over several hosts use it directly).
+ */
+export function startHost(
   storeUrl: string,
   services?: Part[],
   options: TestServerOptions = {},
-): Promise<TestServer> {
+): Promise<Host> {
   const config = defaultServeConfig(mkdtempSync(join(tmpdir(), "mulligan-data-")));
   config.listen = { host: "127.0.0.1", port: 0 };
   config.databaseUrl = storeUrl;
   if (services) config.services = services;
   options.configure?.(config);
   const logger = options.logger ?? pino({ level: process.env.MULLIGAN_TEST_LOG ?? "silent" });
-  const host = await Host.start({ config, logger });
+  return Host.start({ config, logger });
+}
+
+/** Starts a host on a random loopback port and bootstraps it over gRPC. */
+export async function startTestServer(
+  storeUrl: string,
+  services?: Part[],
+  options: TestServerOptions = {},
+): Promise<TestServer> {
+  const host = await startHost(storeUrl, services, options);
   const url = host.url;
   const transports = new Map<string, ReturnType<typeof createGrpcTransport>>();
   const transport = (token: string) => {

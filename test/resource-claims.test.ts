@@ -623,6 +623,24 @@ forEachStore("ResourceService claims", (server) => {
         "AMOUNT_INVALID",
         "limit",
       ],
+      [
+        "reshape class listed twice",
+        () =>
+          res().reshape({
+            inventories: [
+              {
+                provider: "nowhere",
+                generation: 0n,
+                inventories: [
+                  { resourceClass: "VCPU", total: 4n },
+                  { resourceClass: "VCPU", total: 8n },
+                ],
+              },
+            ],
+          }),
+        "DUPLICATE_RESOURCE_CLASS",
+        "inventories[0].inventories[1]",
+      ],
     ];
     for (const [name, call, reason, field] of cases) {
       await expectGrpcError(call(), Code.InvalidArgument, reason, field).catch((err: unknown) => {

@@ -6,13 +6,9 @@
  * bad inputs assert the exact code, reason and field.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { Code, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import pino from "pino";
 import { Visibility } from "../src/gen/mulligan/meta/v1/meta_pb.js";
 import {
   GroupLevel,
@@ -20,16 +16,15 @@ import {
   type Provider,
   ResourceService,
 } from "../src/gen/mulligan/resource/v1/resource_pb.js";
-import { Host } from "../src/host/host.js";
-import { defaultServeConfig } from "../src/platform/config.js";
+import type { Host } from "../src/host/host.js";
 import { newUuid } from "../src/platform/ids.js";
-import type { Part } from "../src/platform/service-module.js";
 import {
   expectGrpcError,
   type FreshStore,
   forEachStore,
   freshStore,
   STORE_KINDS,
+  startHost,
   startTestServer,
   type TestServer,
 } from "./harness.js";
@@ -1026,15 +1021,6 @@ forEachStore("ResourceService registry", (server) => {
     assert.ok((await res(member).listCapabilities({ prefix: "HW_" })).capabilities.length > 0);
   });
 });
-
-/** A host serving only `services` on an already bootstrapped store. */
-function startHost(storeUrl: string, services: Part[]): Promise<Host> {
-  const config = defaultServeConfig(mkdtempSync(join(tmpdir(), "mulligan-data-")));
-  config.listen = { host: "127.0.0.1", port: 0 };
-  config.databaseUrl = storeUrl;
-  config.services = services;
-  return Host.start({ config, logger: pino({ level: "silent" }) });
-}
 
 for (const kind of STORE_KINDS)
   describe(`resource in its own process finds regions through meta's API [${kind}]`, () => {

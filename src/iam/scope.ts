@@ -9,7 +9,7 @@ import type { Kysely } from "kysely";
 import type { AccountKindName, Principal, RoleName } from "../platform/principal.js";
 import { seesFleet } from "../platform/principal.js";
 import type { Database } from "../store/database.js";
-import type { IdempotencyKey } from "../store/request-log.js";
+import { type IdempotencyKey, idempotencyKey } from "../store/request-log.js";
 import type { Account, Project, RoleBinding } from "./model.js";
 import { type BindingRow, type ProjectRow, subtreeUuids } from "./repo.js";
 import type { IamAccountsTable, IamRoleBindingsTable } from "./tables.js";
@@ -64,13 +64,7 @@ export function requestKey(
   accountUuid: string,
   input: { requestId?: string | undefined },
 ): IdempotencyKey {
-  return {
-    table: "iam_requests",
-    method,
-    requestId: input.requestId,
-    accountUuid,
-    input: { ...input, requestId: undefined },
-  };
+  return idempotencyKey("iam_requests", method, accountUuid, input);
 }
 
 export function toAccount(row: IamAccountsTable): Account {

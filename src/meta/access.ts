@@ -8,7 +8,8 @@ import type { Caller } from "../platform/caller.js";
 import type { ProjectDirectory } from "../platform/directory.js";
 import { MulliganError } from "../platform/errors.js";
 import { managesFleet, type Principal, seesFleet } from "../platform/principal.js";
-import type { IdempotencyKey } from "../store/request-log.js";
+import { type ProjectChoice, resolveProject } from "../platform/project-scope.js";
+import { type IdempotencyKey, idempotencyKey } from "../store/request-log.js";
 import type { Store } from "../store/store.js";
 import type { RegisteredObject } from "./model.js";
 import type { ObjectRow, ObjectScope } from "./repo.js";
@@ -19,38 +20,8 @@ export interface MetaDeps {
   projects: ProjectDirectory;
 }
 
-/** A project the caller may name, as resolved before a transaction starts. */
-export interface ProjectChoice {
-  uuid: string;
-  name: string;
-}
-
 /** The owner key of fleet objects in meta_objects.project_uuid. */
 export const FLEET = "";
-
-/**
- * Resolves a project name or UUID the caller may use. A caller that does not see the fleet may
- * name only its token's project; any other answers NOT_FOUND without asking whether it exists.
- * Call it outside transactions: the directory may read the store itself.
- */
-export async function resolveProject(
-  deps: MetaDeps,
-  caller: Caller,
-  ref: string,
-  field: string,
-): Promise<ProjectChoice> {
-  const p = caller.principal;
-  if (!seesFleet(p)) {
-    const own =
-      p.projectUuid !== null &&
-      (ref.toLowerCase() === p.projectUuid.toLowerCase() || ref === p.projectName);
-    if (!own || p.projectUuid === null) throw MulliganError.notFound("project", ref, field);
-    return { uuid: p.projectUuid, name: p.projectName ?? "" };
-  }
-  const found = await deps.projects.findProject(caller, ref);
-  if (!found) throw MulliganError.notFound("project", ref, field);
-  return { uuid: found.uuid, name: found.name };
-}
 
 /** Every object the principal may see (FindObjects without a project, lookups by UUID). */
 export function readScope(p: Principal): ObjectScope {
@@ -105,7 +76,7 @@ export async function ownerFor(
 ): Promise<ProjectChoice | undefined> {
   const p = caller.principal;
   if (ref !== undefined) {
-    const project = await resolveProject(deps, caller, ref, "project");
+    const project = await resolveProject(deps.projects, caller, ref, "project");
     if (!managesFleet(p) && project.uuid !== p.projectUuid)
       throw MulliganError.permissionDenied(
         "PROJECT_ROLE_REQUIRED",
@@ -142,11 +113,5 @@ export function requestKey(
   p: Principal,
   input: { requestId?: string | undefined },
 ): IdempotencyKey {
-  return {
-    table: "meta_requests",
-    method,
-    requestId: input.requestId,
-    accountUuid: p.accountUuid,
-    input: { ...input, requestId: undefined },
-  };
+  return idempotencyKey("meta_requests", method, p.accountUuid, input);
 }

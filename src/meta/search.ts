@@ -5,9 +5,10 @@
  */
 import type { Caller } from "../platform/caller.js";
 import { type PageKey, pageOf } from "../platform/paging.js";
+import { resolveProject } from "../platform/project-scope.js";
 import { isUuid } from "../platform/validate.js";
 import { canonicalJson } from "../store/request-log.js";
-import { type MetaDeps, nameScope, readScope, resolveProject, withProjectNames } from "./access.js";
+import { type MetaDeps, nameScope, readScope, withProjectNames } from "./access.js";
 import type { Json, ObjectKindName, Page, RegisteredObject } from "./model.js";
 import { visibleRegion } from "./regions.js";
 import * as repo from "./repo.js";
@@ -50,7 +51,7 @@ export async function lookupObjects(
   const project =
     input.project === undefined
       ? undefined
-      : await resolveProject(deps, caller, input.project, "project");
+      : await resolveProject(deps.projects, caller, input.project, "project");
   const uuids = [...new Set(input.refs.filter(isUuid).map((r) => r.toLowerCase()))];
   const names = [...new Set(input.refs.filter((r) => !isUuid(r)))];
   const rows = [
@@ -81,7 +82,7 @@ export async function findObjects(
   const project =
     input.project === undefined
       ? undefined
-      : await resolveProject(deps, caller, input.project, "project");
+      : await resolveProject(deps.projects, caller, input.project, "project");
   const region =
     input.region === undefined ? undefined : await visibleRegion(db, p, input.region, "region");
   const rows = await repo.findObjectRows(

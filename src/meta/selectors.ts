@@ -6,9 +6,10 @@
 import type { Kysely } from "kysely";
 import type { Caller } from "../platform/caller.js";
 import { MulliganError } from "../platform/errors.js";
+import { resolveProject } from "../platform/project-scope.js";
 import { isUuid } from "../platform/validate.js";
 import type { Database } from "../store/database.js";
-import { type MetaDeps, nameScope, readScope, resolveProject } from "./access.js";
+import { type MetaDeps, nameScope, readScope } from "./access.js";
 import type { Json, ObjectKindName, RegisteredObject } from "./model.js";
 import * as repo from "./repo.js";
 
@@ -39,7 +40,7 @@ export async function resolveSelector(
   const project =
     sel.project === undefined
       ? undefined
-      : await resolveProject(deps, caller, sel.project, "selector.project");
+      : await resolveProject(deps.projects, caller, sel.project, "selector.project");
   return { ref: sel.object, byUuid: false, kind: sel.kind, scope: nameScope(p, project?.uuid) };
 }
 

@@ -6,7 +6,7 @@
  */
 import { MulliganError } from "../platform/errors.js";
 import { hasRole, managesFleet, type Principal, seesFleet } from "../platform/principal.js";
-import type { IdempotencyKey } from "../store/request-log.js";
+import { type IdempotencyKey, idempotencyKey } from "../store/request-log.js";
 
 /** Fleet-seeing principals and executors. */
 export function seesProviders(p: Principal): boolean {
@@ -37,11 +37,5 @@ export function requestKey(
   p: Principal,
   input: { requestId?: string | undefined },
 ): IdempotencyKey {
-  return {
-    table: "resource_requests",
-    method,
-    requestId: input.requestId,
-    accountUuid: p.accountUuid,
-    input: { ...input, requestId: undefined },
-  };
+  return idempotencyKey("resource_requests", method, p.accountUuid, input);
 }

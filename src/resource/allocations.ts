@@ -9,6 +9,7 @@ import type { Caller } from "../platform/caller.js";
 import { MulliganError } from "../platform/errors.js";
 import { nowIso } from "../platform/ids.js";
 import type { Principal } from "../platform/principal.js";
+import { resolveProject } from "../platform/project-scope.js";
 import type { Database } from "../store/database.js";
 import { idempotent } from "../store/request-log.js";
 import type { Store } from "../store/store.js";
@@ -19,7 +20,6 @@ import {
   type ConsumerRecord,
   consumerConflict,
   consumerRecord,
-  resolveProject,
   resolveUser,
   visibleConsumer,
 } from "./consumers.js";
@@ -27,8 +27,10 @@ import { peakUsage } from "./engine/snapshot.js";
 import { capacityOf, fitsUnits, type Window } from "./model.js";
 import type { ResourceDeps } from "./module.js";
 import { checkQuota } from "./quotas.js";
+import { appendChanges } from "./repo/changes.js";
 import * as repo from "./repo/claims.js";
-import { allocationRecord, inventoryRecord } from "./snapshot-loader.js";
+import { bumpGenerations, findProviderRow, inventoryRecord } from "./repo/registry.js";
+import { allocationRecord } from "./snapshot-loader.js";
 
 type Db = Kysely<Database>;
 
@@ -95,7 +97,7 @@ export async function claim(
       const fields = new Map<string, string>();
       for (const [i, a] of input.allocations.entries()) {
         const field = `allocations[${i}]`;
-        const row = await repo.findProvider(tx, a.provider);
+        const row = await findProviderRow(tx, a.provider);
         if (!row) throw MulliganError.notFound("provider", a.provider, `${field}.provider`);
         const merged = allocations.get(row.uuid) ?? {};
         for (const [cls, amount] of Object.entries(a.resources))
@@ -141,7 +143,7 @@ export async function writeClaim(
   if (existing) visibleConsumer(principal, existing, w.consumer);
   const old = existing ? await repo.consumerAllocations(tx, existing.uuid) : [];
   const touched = [...new Set([...old.map((a) => a.provider_uuid), ...w.allocations.keys()])];
-  await repo.lockProviders(tx, touched, now);
+  await bumpGenerations(tx, touched, now);
 
   if (w.expectedGeneration === null) {
     if (existing) throw consumerConflict(w.consumer, null, existing.generation);
@@ -152,7 +154,7 @@ export async function writeClaim(
   if (w.allocations.size === 0) {
     if (existing && !(await repo.deleteConsumer(tx, existing.uuid, existing.generation)))
       throw consumerConflict(w.consumer, w.expectedGeneration, null);
-    await repo.appendChanges(store, tx, touched, "usage", now);
+    await appendChanges(store, tx, touched, "usage", now);
     return { consumer: null, allocations: [] };
   }
 
@@ -207,7 +209,7 @@ export async function writeClaim(
         window_end: row.window_end,
       });
   await repo.replaceAllocations(tx, w.consumer, rows);
-  await repo.appendChanges(store, tx, touched, "usage", now);
+  await appendChanges(store, tx, touched, "usage", now);
   return {
     consumer: consumerRecord(row),
     allocations: await allocationViews(tx, rows),

@@ -7,16 +7,14 @@ import type { Caller } from "../platform/caller.js";
 import type { Principal } from "../platform/principal.js";
 import { Violations } from "../platform/validate.js";
 import type { Database } from "../store/database.js";
-import { idempotent } from "../store/request-log.js";
 import type { Store } from "../store/store.js";
-import { assertProviderWriter, requestKey } from "./access.js";
 import {
   changeProvider,
   type Provider,
   type RegistryDeps,
   reread,
-  resolveProvider,
-  withRegionNames,
+  withRegionName,
+  writeProvider,
 } from "./provider-records.js";
 import * as repo from "./repo/registry.js";
 import * as vocabulary from "./repo/vocabulary.js";
@@ -89,17 +87,17 @@ export async function setProviderCapabilities(
   caller: Caller,
   input: SetProviderCapabilitiesInput,
 ): Promise<Provider> {
-  const { store } = deps;
-  const p = caller.principal;
-  assertProviderWriter(p);
-  const result = await store.transaction((tx) =>
-    idempotent(store, tx, requestKey("SetProviderCapabilities", p, input), async () => {
-      const row = await resolveProvider(tx, p, input.provider, "provider");
+  const result = await writeProvider(
+    deps,
+    caller,
+    "SetProviderCapabilities",
+    input,
+    async (tx, row) => {
       await assertKnownCapabilities(tx, "capabilities", input.capabilities);
-      await changeProvider(store, tx, row, input.generation, "updated");
+      await changeProvider(deps.store, tx, row, input.generation, "updated");
       await repo.replaceCapabilities(tx, row.uuid, input.capabilities);
       return reread(tx, row.uuid);
-    }),
+    },
   );
-  return (await withRegionNames(deps, caller, [result]))[0] as Provider;
+  return withRegionName(deps, caller, result);
 }

@@ -5,7 +5,6 @@
  */
 import type { Kysely } from "kysely";
 import type { Caller } from "../platform/caller.js";
-import type { ProjectDirectory } from "../platform/directory.js";
 import { MulliganError } from "../platform/errors.js";
 import { nowIso } from "../platform/ids.js";
 import { type Principal, seesFleet } from "../platform/principal.js";
@@ -15,8 +14,10 @@ import { idempotent } from "../store/request-log.js";
 import type { Store } from "../store/store.js";
 import { requestKey } from "./access.js";
 import type { Window } from "./model.js";
+import { appendChanges } from "./repo/changes.js";
 import type { ConsumerRow } from "./repo/claims.js";
 import * as repo from "./repo/claims.js";
+import { bumpGenerations } from "./repo/registry.js";
 
 /** A consumer as the domain returns it. */
 export interface ConsumerRecord {
@@ -35,12 +36,6 @@ export interface AllocationView {
   resources: Record<string, number>;
 }
 
-/** A project the caller may name, resolved before any transaction starts. */
-export interface ProjectChoice {
-  uuid: string;
-  name: string;
-}
-
 export function consumerRecord(row: ConsumerRow): ConsumerRecord {
   return {
     uuid: row.uuid,
@@ -55,37 +50,6 @@ export function consumerRecord(row: ConsumerRow): ConsumerRecord {
 /** True if the principal may see the project's consumers. */
 function seesProject(p: Principal, projectUuid: string): boolean {
   return seesFleet(p) || p.projectUuid === projectUuid;
-}
-
-/**
- * The project a request names (default: the token's). Members may name only their token's
- * project; fleet-seeing callers any project the directory knows. Call it outside transactions:
- * the directory may read the store itself.
- */
-export async function resolveProject(
-  projects: ProjectDirectory,
-  caller: Caller,
-  ref: string | undefined,
-  field = "project",
-): Promise<ProjectChoice> {
-  const p = caller.principal;
-  if (ref === undefined) {
-    if (p.projectUuid === null)
-      throw MulliganError.invalid(
-        field,
-        "FIELD_REQUIRED",
-        "is required with a token without project",
-      );
-    return { uuid: p.projectUuid, name: p.projectName ?? "" };
-  }
-  const own =
-    p.projectUuid !== null &&
-    (ref.toLowerCase() === p.projectUuid.toLowerCase() || ref === p.projectName);
-  if (own && p.projectUuid !== null) return { uuid: p.projectUuid, name: p.projectName ?? "" };
-  if (!seesFleet(p)) throw MulliganError.notFound("project", ref, field);
-  const found = await projects.findProject(caller, ref);
-  if (!found) throw MulliganError.notFound("project", ref, field);
-  return { uuid: found.uuid, name: found.name };
 }
 
 /**
@@ -139,10 +103,10 @@ export async function release(store: Store, p: Principal, input: ReleaseInput): 
       const expected = input.consumerGeneration ?? row.generation;
       if (row.generation !== expected) throw consumerConflict(row.uuid, expected, row.generation);
       const providers = (await repo.consumerAllocations(tx, row.uuid)).map((a) => a.provider_uuid);
-      await repo.lockProviders(tx, providers, now);
+      await bumpGenerations(tx, providers, now);
       if (!(await repo.deleteConsumer(tx, row.uuid, expected)))
         throw consumerConflict(row.uuid, expected, null);
-      await repo.appendChanges(store, tx, providers, "usage", now);
+      await appendChanges(store, tx, providers, "usage", now);
       return null;
     }),
   );

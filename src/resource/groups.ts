@@ -11,7 +11,7 @@ import type { Principal } from "../platform/principal.js";
 import { isUuid } from "../platform/validate.js";
 import { idempotent } from "../store/request-log.js";
 import type { Store } from "../store/store.js";
-import { assertFleetManager, assertProviderWriter, requestKey, seesProviders } from "./access.js";
+import { assertFleetManager, requestKey, seesProviders } from "./access.js";
 import type { GroupLevelName } from "./model.js";
 import {
   changeProvider,
@@ -19,8 +19,8 @@ import {
   type Provider,
   type RegistryDeps,
   reread,
-  resolveProvider,
-  withRegionNames,
+  withRegionName,
+  writeProvider,
 } from "./provider-records.js";
 import * as repo from "./repo/registry.js";
 import * as vocabulary from "./repo/vocabulary.js";
@@ -113,23 +113,17 @@ export async function setProviderGroups(
   caller: Caller,
   input: SetProviderGroupsInput,
 ): Promise<Provider> {
-  const { store } = deps;
-  const p = caller.principal;
-  assertProviderWriter(p);
-  const result = await store.transaction((tx) =>
-    idempotent(store, tx, requestKey("SetProviderGroups", p, input), async () => {
-      const row = await resolveProvider(tx, p, input.provider, "provider");
-      const found = await vocabulary.groupRowsByRef(tx, input.groups);
-      const uuids = input.groups.map((ref, i) => {
-        const uuid = isUuid(ref) ? ref.toLowerCase() : undefined;
-        const group = found.find((g) => g.uuid === uuid) ?? found.find((g) => g.name === ref);
-        if (!group) throw MulliganError.notFound("provider group", ref, `groups[${i}]`);
-        return group.uuid;
-      });
-      await changeProvider(store, tx, row, input.generation, "updated");
-      await repo.replaceGroups(tx, row.uuid, [...new Set(uuids)]);
-      return reread(tx, row.uuid);
-    }),
-  );
-  return (await withRegionNames(deps, caller, [result]))[0] as Provider;
+  const result = await writeProvider(deps, caller, "SetProviderGroups", input, async (tx, row) => {
+    const found = await vocabulary.groupRowsByRef(tx, input.groups);
+    const uuids = input.groups.map((ref, i) => {
+      const uuid = isUuid(ref) ? ref.toLowerCase() : undefined;
+      const group = found.find((g) => g.uuid === uuid) ?? found.find((g) => g.name === ref);
+      if (!group) throw MulliganError.notFound("provider group", ref, `groups[${i}]`);
+      return group.uuid;
+    });
+    await changeProvider(deps.store, tx, row, input.generation, "updated");
+    await repo.replaceGroups(tx, row.uuid, [...new Set(uuids)]);
+    return reread(tx, row.uuid);
+  });
+  return withRegionName(deps, caller, result);
 }

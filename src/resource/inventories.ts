@@ -15,8 +15,6 @@ import { MulliganError } from "../platform/errors.js";
 import { nowIso } from "../platform/ids.js";
 import { Violations } from "../platform/validate.js";
 import type { Database } from "../store/database.js";
-import { idempotent } from "../store/request-log.js";
-import { assertProviderWriter, requestKey } from "./access.js";
 import { RESOURCE_CLASSES } from "./classes.js";
 import { peakUsage } from "./engine/snapshot.js";
 import {
@@ -31,7 +29,8 @@ import {
   type RegistryDeps,
   reread,
   resolveProvider,
-  withRegionNames,
+  withRegionName,
+  writeProvider,
 } from "./provider-records.js";
 import * as repo from "./repo/registry.js";
 import { unknownNames } from "./standards.js";
@@ -62,18 +61,6 @@ export interface SetInventoriesResult {
 export interface ProviderInventories {
   generation: number;
   inventories: InventoryView[];
-}
-
-function toRecord(row: repo.InventoryRow): InventoryRecord {
-  return {
-    resourceClass: row.resource_class,
-    total: Number(row.total),
-    reserved: Number(row.reserved),
-    minUnit: Number(row.min_unit),
-    maxUnit: Number(row.max_unit),
-    stepSize: Number(row.step_size),
-    allocationRatio: Number(row.allocation_ratio),
-  };
 }
 
 /** Inventories with capacity and usage over [now, ∞) (see the file comment). */
@@ -108,60 +95,40 @@ export async function setInventories(
   caller: Caller,
   input: SetInventoriesInput,
 ): Promise<SetInventoriesResult> {
-  const { store } = deps;
-  const p = caller.principal;
-  assertProviderWriter(p);
-  const result = await store.transaction((tx) =>
-    idempotent(store, tx, requestKey("SetInventories", p, input), async () => {
-      const row = await resolveProvider(tx, p, input.provider, "provider");
-      const classes = input.inventories.map((i) => i.resourceClass);
-      const unknown = await unknownNames(tx, RESOURCE_CLASSES, classes);
-      const v = new Violations();
-      classes.forEach((name, i) => {
-        if (unknown.has(name))
-          v.add(
-            `inventories[${i}].resource_class`,
-            "RESOURCE_CLASS_UNKNOWN",
-            `unknown resource class ${name}`,
-          );
-      });
-      v.throwIfAny();
-      const removed = [...(await repo.allocatedClasses(tx, row.uuid))].filter(
-        (c) => !classes.includes(c),
-      );
-      if (removed.length > 0)
-        throw MulliganError.failedPrecondition(
-          "INVENTORY_IN_USE",
-          `provider "${row.name}" has allocations of ${removed.sort().join(", ")}: keep their inventory`,
+  const result = await writeProvider(deps, caller, "SetInventories", input, async (tx, row) => {
+    const classes = input.inventories.map((i) => i.resourceClass);
+    const unknown = await unknownNames(tx, RESOURCE_CLASSES, classes);
+    const v = new Violations();
+    classes.forEach((name, i) => {
+      if (unknown.has(name))
+        v.add(
+          `inventories[${i}].resource_class`,
+          "RESOURCE_CLASS_UNKNOWN",
+          `unknown resource class ${name}`,
         );
-      await changeProvider(store, tx, row, input.generation, "inventory");
-      await repo.replaceInventories(
-        tx,
-        row.uuid,
-        input.inventories.map((inv) => ({
-          provider_uuid: row.uuid,
-          resource_class: inv.resourceClass,
-          total: inv.total,
-          reserved: inv.reserved,
-          min_unit: inv.minUnit,
-          max_unit: inv.maxUnit,
-          step_size: inv.stepSize,
-          allocation_ratio: inv.allocationRatio,
-        })),
+    });
+    v.throwIfAny();
+    const removed = [...(await repo.allocatedClasses(tx, row.uuid))].filter(
+      (c) => !classes.includes(c),
+    );
+    if (removed.length > 0)
+      throw MulliganError.failedPrecondition(
+        "INVENTORY_IN_USE",
+        `provider "${row.name}" has allocations of ${removed.sort().join(", ")}: keep their inventory`,
       );
-      const inventories = await withUsage(
-        tx,
-        row.uuid,
-        [...input.inventories].sort((a, b) => (a.resourceClass < b.resourceClass ? -1 : 1)),
-      );
-      const overCapacity = inventories
-        .filter((i) => i.used > i.capacity)
-        .map((i) => ({ resourceClass: i.resourceClass, capacity: i.capacity, used: i.used }));
-      return { provider: await reread(tx, row.uuid), inventories, overCapacity };
-    }),
-  );
-  const [provider] = await withRegionNames(deps, caller, [result.provider]);
-  return { ...result, provider: provider ?? result.provider };
+    await changeProvider(deps.store, tx, row, input.generation, "inventory");
+    await repo.replaceInventories(tx, row.uuid, input.inventories);
+    const inventories = await withUsage(
+      tx,
+      row.uuid,
+      [...input.inventories].sort((a, b) => (a.resourceClass < b.resourceClass ? -1 : 1)),
+    );
+    const overCapacity = inventories
+      .filter((i) => i.used > i.capacity)
+      .map((i) => ({ resourceClass: i.resourceClass, capacity: i.capacity, used: i.used }));
+    return { provider: await reread(tx, row.uuid), inventories, overCapacity };
+  });
+  return { ...result, provider: await withRegionName(deps, caller, result.provider) };
 }
 
 /** GetInventories: a provider's inventories with capacity and usage, and its generation. */
@@ -172,7 +139,7 @@ export async function getInventories(
 ): Promise<ProviderInventories> {
   const db = deps.store.db;
   const row = await resolveProvider(db, caller.principal, ref, "provider");
-  const records = (await repo.inventoryRows(db, row.uuid)).map(toRecord);
+  const records = (await repo.inventoryRows(db, row.uuid)).map(repo.inventoryRecord);
   return {
     generation: Number(row.generation),
     inventories: await withUsage(db, row.uuid, records),

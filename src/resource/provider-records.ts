@@ -11,8 +11,10 @@ import { MulliganError } from "../platform/errors.js";
 import { nowIso } from "../platform/ids.js";
 import type { Principal } from "../platform/principal.js";
 import type { Database } from "../store/database.js";
+import { idempotent } from "../store/request-log.js";
 import type { Store } from "../store/store.js";
-import { seesProviders } from "./access.js";
+import { assertProviderWriter, requestKey, seesProviders } from "./access.js";
+import { appendChanges, type ChangeKind } from "./repo/changes.js";
 import * as repo from "./repo/registry.js";
 
 /** What the registry needs from its host. */
@@ -104,6 +106,38 @@ export async function withRegionNames(
   return providers.map((p) => ({ ...p, regionName: names.get(p.regionUuid)?.name ?? "" }));
 }
 
+/** One provider with its region name filled in; call it outside any transaction. */
+export async function withRegionName(
+  deps: RegistryDeps,
+  caller: Caller,
+  provider: Provider,
+): Promise<Provider> {
+  const [named] = await withRegionNames(deps, caller, [provider]);
+  return named ?? provider;
+}
+
+/**
+ * The frame of every write that replaces part of one existing provider (its capabilities,
+ * groups, inventories): writer check, then `run` with the visible provider inside one
+ * idempotent transaction.
+ */
+export async function writeProvider<T>(
+  deps: RegistryDeps,
+  caller: Caller,
+  method: string,
+  input: { requestId?: string | undefined; provider: string },
+  run: (tx: Kysely<Database>, row: repo.ProviderRow) => Promise<T>,
+): Promise<T> {
+  const { store } = deps;
+  const p = caller.principal;
+  assertProviderWriter(p);
+  return store.transaction((tx) =>
+    idempotent(store, tx, requestKey(method, p, input), async () =>
+      run(tx, await resolveProvider(tx, p, input.provider, "provider")),
+    ),
+  );
+}
+
 /** ABORTED: the provider changed since the caller read it. */
 export function generationConflict(row: { name: string; generation: number }, seen: number) {
   return new MulliganError(
@@ -122,12 +156,12 @@ export async function changeProvider(
   tx: Kysely<Database>,
   row: repo.ProviderRow,
   seen: number,
-  change: repo.ChangeKind,
+  change: ChangeKind,
   patch: Parameters<typeof repo.bumpProvider>[4] = {},
 ): Promise<string> {
   const at = nowIso();
   if (Number(row.generation) !== seen || !(await repo.bumpProvider(tx, row.uuid, seen, at, patch)))
     throw generationConflict(row, seen);
-  await repo.appendChanges(store, tx, [row.uuid], change, at);
+  await appendChanges(store, tx, [row.uuid], change, at);
   return at;
 }

@@ -23,8 +23,10 @@ import {
   reread,
   resolveProvider,
   toProviders,
+  withRegionName,
   withRegionNames,
 } from "./provider-records.js";
+import { appendChanges } from "./repo/changes.js";
 import * as repo from "./repo/registry.js";
 import * as vocabulary from "./repo/vocabulary.js";
 
@@ -124,12 +126,11 @@ export async function createProvider(
         if (store.isUniqueViolation(err)) throw MulliganError.alreadyExists("provider", input.name);
         throw err;
       }
-      await repo.appendChanges(store, tx, [uuid], "created", at);
+      await appendChanges(store, tx, [uuid], "created", at);
       return reread(tx, uuid);
     }),
   );
-  const [named] = await withRegionNames(deps, caller, [created]);
-  return named ?? created;
+  return withRegionName(deps, caller, created);
 }
 
 /** GetProvider: one provider by name or UUID. */
@@ -254,13 +255,13 @@ export async function updateProvider(
       });
       if (rootUuid !== row.root_uuid || regionUuid !== row.region_uuid) {
         const below = [...subtree].filter((u) => u !== row.uuid);
-        await repo.moveProviders(tx, below, { root_uuid: rootUuid, region_uuid: regionUuid }, at);
-        await repo.appendChanges(store, tx, below, "updated", at);
+        await repo.bumpGenerations(tx, below, at, { root_uuid: rootUuid, region_uuid: regionUuid });
+        await appendChanges(store, tx, below, "updated", at);
       }
       return reread(tx, row.uuid);
     }),
   );
-  return (await withRegionNames(deps, caller, [updated]))[0] as Provider;
+  return withRegionName(deps, caller, updated);
 }
 
 /** DeleteProvider: refused while it has children or any allocation. */
@@ -286,7 +287,7 @@ export async function deleteProvider(
           `provider "${row.name}" holds allocations: release them first`,
         );
       await repo.deleteProvider(tx, row.uuid);
-      await repo.appendChanges(store, tx, [row.uuid], "deleted", nowIso());
+      await appendChanges(store, tx, [row.uuid], "deleted", nowIso());
       return null;
     }),
   );

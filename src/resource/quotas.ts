@@ -9,11 +9,11 @@ import type { Caller } from "../platform/caller.js";
 import type { ProjectDirectory } from "../platform/directory.js";
 import { MulliganError } from "../platform/errors.js";
 import { nowIso } from "../platform/ids.js";
+import { resolveProject } from "../platform/project-scope.js";
 import type { Database } from "../store/database.js";
 import { idempotent } from "../store/request-log.js";
 import type { Store } from "../store/store.js";
 import { assertFleetManager, requestKey } from "./access.js";
-import { resolveProject } from "./consumers.js";
 import * as repo from "./repo/claims.js";
 
 /** A project's limit for one class with its current usage (limit -1 = none). */

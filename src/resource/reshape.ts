@@ -14,8 +14,11 @@ import type { AllocationInput } from "./allocations.js";
 import { consumerConflict } from "./consumers.js";
 import { peakUsage } from "./engine/snapshot.js";
 import { capacityOf, fitsUnits, type InventoryRecord, type Window } from "./model.js";
+import { resolveProvider } from "./provider-records.js";
+import { appendChanges } from "./repo/changes.js";
 import * as repo from "./repo/claims.js";
-import { allocationRecord, inventoryRecord } from "./snapshot-loader.js";
+import { bumpGenerations, inventoryRecord, replaceInventories } from "./repo/registry.js";
+import { allocationRecord } from "./snapshot-loader.js";
 
 /** A decoded Reshape request. */
 export interface ReshapeInput {
@@ -30,11 +33,7 @@ export async function reshape(store: Store, p: Principal, input: ReshapeInput): 
   await store.transaction((tx) =>
     idempotent(store, tx, requestKey("Reshape", p, input), async () => {
       const now = nowIso();
-      const resolve = async (ref: string, field: string) => {
-        const row = await repo.findProvider(tx, ref);
-        if (!row) throw MulliganError.notFound("provider", ref, field);
-        return row;
-      };
+      const resolve = (ref: string, field: string) => resolveProvider(tx, p, ref, field);
       const targets = [];
       for (const [i, entry] of input.inventories.entries())
         targets.push({ row: await resolve(entry.provider, `inventories[${i}].provider`), entry });
@@ -68,7 +67,7 @@ export async function reshape(store: Store, p: Principal, input: ReshapeInput): 
         [...c.old, ...c.rows].map((a) => a.provider_uuid),
       );
       const touched = [...new Set([...targets.map((t) => t.row.uuid), ...usageProviders])];
-      await repo.lockProviders(tx, touched, now);
+      await bumpGenerations(tx, touched, now);
       const locked = new Map((await repo.providersByUuid(tx, touched)).map((r) => [r.uuid, r]));
       for (const t of targets) {
         const current = (locked.get(t.row.uuid)?.generation ?? 0) - 1;
@@ -83,21 +82,7 @@ export async function reshape(store: Store, p: Principal, input: ReshapeInput): 
         if (!(await repo.updateConsumer(tx, c.row.uuid, c.expected, { updated_at: now })))
           throw consumerConflict(c.row.uuid, c.expected, c.row.generation);
       }
-      for (const t of targets)
-        await repo.replaceInventories(
-          tx,
-          t.row.uuid,
-          t.entry.inventories.map((inv) => ({
-            provider_uuid: t.row.uuid,
-            resource_class: inv.resourceClass,
-            total: inv.total,
-            reserved: inv.reserved,
-            min_unit: inv.minUnit,
-            max_unit: inv.maxUnit,
-            step_size: inv.stepSize,
-            allocation_ratio: inv.allocationRatio,
-          })),
-        );
+      for (const t of targets) await replaceInventories(tx, t.row.uuid, t.entry.inventories);
       for (const c of consumers) await repo.replaceAllocations(tx, c.row.uuid, c.rows);
       await checkFinalState(
         tx,
@@ -105,14 +90,14 @@ export async function reshape(store: Store, p: Principal, input: ReshapeInput): 
         consumers.flatMap((c) => c.rows),
         now,
       );
-      await repo.appendChanges(
+      await appendChanges(
         store,
         tx,
         targets.map((t) => t.row.uuid),
         "inventory",
         now,
       );
-      await repo.appendChanges(store, tx, usageProviders, "usage", now);
+      await appendChanges(store, tx, usageProviders, "usage", now);
       return null;
     }),
   );

@@ -6,14 +6,9 @@
 import { nowIso } from "../platform/ids.js";
 import type { Store } from "../store/store.js";
 import { MemorySnapshot, type Snapshot } from "./engine/snapshot.js";
-import type {
-  AllocationRecord,
-  GroupLevelName,
-  GroupRecord,
-  InventoryRecord,
-  ProviderRecord,
-} from "./model.js";
-import { type AllocationRow, type InventoryRow, loadSnapshotRows } from "./repo/claims.js";
+import type { AllocationRecord, GroupLevelName, GroupRecord, ProviderRecord } from "./model.js";
+import { type AllocationRow, loadSnapshotRows } from "./repo/claims.js";
+import { inventoryRecord } from "./repo/registry.js";
 
 /** A consistent view of providers, groups and allocations for one search. */
 export interface SnapshotSource {
@@ -61,19 +56,6 @@ export function allocationRecord(a: AllocationRow): AllocationRecord {
     resourceClass: a.resource_class,
     amount: a.amount,
     window: { start: a.window_start, end: a.window_end === "" ? null : a.window_end },
-  };
-}
-
-/** An inventory row as the engine sees it. */
-export function inventoryRecord(i: InventoryRow): InventoryRecord {
-  return {
-    resourceClass: i.resource_class,
-    total: i.total,
-    reserved: i.reserved,
-    minUnit: i.min_unit,
-    maxUnit: i.max_unit,
-    stepSize: i.step_size,
-    allocationRatio: Number(i.allocation_ratio),
   };
 }
 

@@ -5,17 +5,18 @@
  */
 import type { Caller } from "../platform/caller.js";
 import type { ProjectDirectory } from "../platform/directory.js";
-import { MulliganError } from "../platform/errors.js";
 import { nowIso } from "../platform/ids.js";
 import { type PageKey, pageOf } from "../platform/paging.js";
 import type { Principal } from "../platform/principal.js";
+import { resolveProject } from "../platform/project-scope.js";
 import type { Store } from "../store/store.js";
-import { seesProviders } from "./access.js";
-import { type ConsumerRecord, consumerRecord, resolveProject, resolveUser } from "./consumers.js";
+import { type ConsumerRecord, consumerRecord, resolveUser } from "./consumers.js";
 import { peakUsage } from "./engine/snapshot.js";
 import { capacityOf, type ResourceSummaryRecord, type Window } from "./model.js";
+import { resolveProvider } from "./provider-records.js";
 import * as repo from "./repo/claims.js";
-import { allocationRecord, inventoryRecord } from "./snapshot-loader.js";
+import { inventoryRecord } from "./repo/registry.js";
+import { allocationRecord } from "./snapshot-loader.js";
 
 export interface UsagesInput {
   project?: string;
@@ -59,20 +60,13 @@ export async function getUsages(
   return { usages, consumerCount };
 }
 
-/** A provider the principal may see, or NOT_FOUND. */
-async function visibleProvider(store: Store, p: Principal, ref: string) {
-  const row = seesProviders(p) ? await repo.findProvider(store.db, ref) : undefined;
-  if (!row) throw MulliganError.notFound("provider", ref, "provider");
-  return row;
-}
-
 /** Capacity and the amount allocated at this instant, per class of the provider. */
 export async function getProviderUsages(
   store: Store,
   p: Principal,
   ref: string,
 ): Promise<{ generation: number; usages: ResourceSummaryRecord[] }> {
-  const provider = await visibleProvider(store, p, ref);
+  const provider = await resolveProvider(store.db, p, ref, "provider");
   const now = nowIso();
   const instant: Window = { start: now, end: new Date(Date.parse(now) + 1).toISOString() };
   const [inventories, allocations] = await Promise.all([
@@ -117,7 +111,7 @@ export async function listProviderAllocations(
   p: Principal,
   input: ProviderAllocationsInput,
 ): Promise<{ items: ProviderAllocationRecord[]; nextPageToken: string }> {
-  const provider = await visibleProvider(store, p, input.provider);
+  const provider = await resolveProvider(store.db, p, input.provider, "provider");
   const window = input.window ?? { start: nowIso(), end: null };
   return store.transaction(async (tx) => {
     const keys = await repo.providerConsumerPage(

@@ -7,7 +7,6 @@ import {
   type ClaimBestRequest,
   type ClaimRequest,
   type GetUsagesRequest,
-  type Inventory,
   type ListProviderAllocationsRequest,
   type ReleaseRequest,
   type ReshapeRequest,
@@ -22,10 +21,11 @@ import type { Store } from "../store/store.js";
 import type { AllocationInput, ClaimInput } from "./allocations.js";
 import type { ReleaseInput } from "./consumers.js";
 import type { WeigherName } from "./engine/weigh.js";
-import type { InventoryRecord, QueryInput } from "./model.js";
+import type { QueryInput } from "./model.js";
 import type { SetQuotaInput } from "./quotas.js";
 import type { ReshapeInput } from "./reshape.js";
 import type { ProviderAllocationsInput, UsagesInput } from "./usages.js";
+import { generation, inventoryList } from "./validate.js";
 import {
   checkNames,
   decodeQuery,
@@ -45,11 +45,9 @@ const WEIGHERS: Record<number, WeigherName> = {
   [Weigher.RANDOM_TOP_K]: "random_top_k",
 };
 
-/** A generation the caller last saw (non-negative safe integer). */
-function generation(v: Violations, field: string, value: bigint): number {
-  if (value < 0n || value > BigInt(Number.MAX_SAFE_INTEGER))
-    v.add(field, "GENERATION_INVALID", "must be a generation returned by the service");
-  return Number(value);
+/** consumer_generation: null when absent (then not checked). */
+function consumerGeneration(v: Violations, value: bigint | undefined): number | null {
+  return value === undefined ? null : generation(v, "consumer_generation", value);
 }
 
 function consumerType(v: Violations, value: string): string {
@@ -73,10 +71,7 @@ export async function decodeClaim(store: Store, req: ClaimRequest): Promise<Clai
   const input: ClaimInput = {
     requestId: v.requestId("request_id", req.requestId),
     consumer: uuidField(v, "consumer", req.consumer, true),
-    consumerGeneration:
-      req.consumerGeneration === undefined
-        ? null
-        : generation(v, "consumer_generation", req.consumerGeneration),
+    consumerGeneration: consumerGeneration(v, req.consumerGeneration),
     project: v.optionalRef("project", req.project),
     user: v.optionalRef("user", req.user),
     consumerType: consumerType(v, req.consumerType),
@@ -132,10 +127,7 @@ export function decodeRelease(req: ReleaseRequest): ReleaseInput {
   return Violations.decode((v) => ({
     requestId: v.requestId("request_id", req.requestId),
     consumer: uuidField(v, "consumer", req.consumer, true),
-    consumerGeneration:
-      req.consumerGeneration === undefined
-        ? null
-        : generation(v, "consumer_generation", req.consumerGeneration),
+    consumerGeneration: consumerGeneration(v, req.consumerGeneration),
   }));
 }
 
@@ -195,45 +187,16 @@ export function decodeProjectRef(req: { project: string }): string | undefined {
   return Violations.decode((v) => v.optionalRef("project", req.project));
 }
 
-/** One inventory with Placement's defaults (min 1, max total, step 1, ratio 1.0). */
-function inventory(v: Violations, inv: Inventory, path: string): InventoryRecord {
-  const nonNegative = (field: string, value: bigint) => {
-    if (value < 0n || value > BigInt(Number.MAX_SAFE_INTEGER))
-      v.add(`${path}.${field}`, "AMOUNT_INVALID", "must be a non-negative safe integer");
-    return Number(value);
-  };
-  const total = nonNegative("total", inv.total);
-  const reserved = nonNegative("reserved", inv.reserved);
-  const minUnit = nonNegative("min_unit", inv.minUnit) || 1;
-  const maxUnit = nonNegative("max_unit", inv.maxUnit) || total;
-  const ratio = inv.allocationRatio === 0 ? 1 : inv.allocationRatio;
-  if (total < 1) v.add(`${path}.total`, "INVENTORY_INVALID", "must be at least 1");
-  if (reserved > total) v.add(`${path}.reserved`, "INVENTORY_INVALID", "must not exceed total");
-  if (maxUnit < minUnit)
-    v.add(`${path}.max_unit`, "UNIT_CONSTRAINT", "must not be smaller than min_unit");
-  if (!Number.isFinite(ratio) || ratio <= 0)
-    v.add(`${path}.allocation_ratio`, "INVENTORY_INVALID", "must be a positive number");
-  return {
-    resourceClass: inv.resourceClass,
-    total,
-    reserved,
-    minUnit,
-    maxUnit,
-    stepSize: nonNegative("step_size", inv.stepSize) || 1,
-    allocationRatio: ratio,
-  };
-}
-
 /** Reshape: new inventories of providers and new allocation sets of consumers. */
 export async function decodeReshape(store: Store, req: ReshapeRequest): Promise<ReshapeInput> {
   const v = new Violations();
   const classes: [string, string][] = [];
   const inventories = req.inventories.map((p, i) => {
     const path = `inventories[${i}]`;
-    const list = p.inventories.map((inv, j) => {
+    p.inventories.forEach((inv, j) => {
       classes.push([`${path}.inventories[${j}].resource_class`, inv.resourceClass]);
-      return inventory(v, inv, `${path}.inventories[${j}]`);
     });
+    const list = inventoryList(v, `${path}.inventories`, p.inventories);
     return {
       provider: v.ref(`${path}.provider`, p.provider, true),
       generation: generation(v, `${path}.generation`, p.generation),

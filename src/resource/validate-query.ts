@@ -22,7 +22,8 @@ import { CAPABILITIES } from "./capabilities.js";
 import { RESOURCE_CLASSES } from "./classes.js";
 import { checkQueryShape } from "./engine/candidates.js";
 import type { DistanceInput, GroupLevelName, QueryInput, RequestGroupInput } from "./model.js";
-import * as repo from "./repo/claims.js";
+import { findProviderRow } from "./repo/registry.js";
+import { groupRowsByRef } from "./repo/vocabulary.js";
 import { unknownNames } from "./standards.js";
 
 /** A window as the caller gave it (null start = from the claim on, null end = open-ended). */
@@ -197,7 +198,7 @@ export async function decodeQuery(
 
   // Names and references, outside any transaction.
   await checkNames(deps.store, v, classes, capabilities);
-  const found = await repo.groupsByRef(deps.store.db, [...new Set(groupRefs.map(([, g]) => g))]);
+  const found = await groupRowsByRef(deps.store.db, [...new Set(groupRefs.map(([, g]) => g))]);
   const groupUuid = new Map<string, string>();
   for (const g of found) {
     groupUuid.set(g.uuid, g.uuid);
@@ -210,7 +211,7 @@ export async function decodeQuery(
   for (const [i, g] of groups.entries()) {
     let inTree: string | null = null;
     if (g.inTree !== null) {
-      inTree = (await repo.findProvider(deps.store.db, g.inTree))?.uuid ?? null;
+      inTree = (await findProviderRow(deps.store.db, g.inTree))?.uuid ?? null;
       if (inTree === null)
         v.add(`${field}.groups[${i}].in_tree`, "PROVIDER_UNKNOWN", `no provider "${g.inTree}"`);
     }

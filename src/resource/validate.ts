@@ -61,10 +61,10 @@ function amount(v: Violations, field: string, value: bigint): number {
   return Number(value);
 }
 
-/** The generation a caller last saw. */
-function generation(v: Violations, value: bigint): number {
+/** The generation a caller last saw (of a provider, or of a consumer in validate-claims.ts). */
+export function generation(v: Violations, field: string, value: bigint): number {
   if (value < 0n || value > BigInt(Number.MAX_SAFE_INTEGER))
-    v.add("generation", "GENERATION_INVALID", "must be a generation returned by the service");
+    v.add(field, "GENERATION_INVALID", "must be a generation returned by the service");
   return Number(value);
 }
 
@@ -169,7 +169,7 @@ export function decodeUpdateProvider(req: UpdateProviderRequest): UpdateProvider
     return {
       requestId: v.requestId("request_id", req.requestId),
       provider: v.ref("provider", req.provider, true),
-      generation: generation(v, req.generation),
+      generation: generation(v, "generation", req.generation),
       name: mask.has("name") ? v.name("name", req.name) : undefined,
       parent: mask.has("parent") ? (v.optionalRef("parent", req.parent) ?? null) : undefined,
       region: mask.has("region") ? v.ref("region", req.region, true) : undefined,
@@ -188,8 +188,11 @@ export function decodeDeleteProvider(req: {
   }));
 }
 
-/** One inventory with Placement's defaults (min 1, max total, step 1, ratio 1.0) applied. */
-function inventory(v: Violations, inv: Inventory, path: string): InventoryRecord {
+/**
+ * One inventory with Placement's defaults (min 1, max total, step 1, ratio 1.0) applied
+ * (SetInventories, and each provider's inventories in Reshape).
+ */
+export function inventory(v: Violations, inv: Inventory, path: string): InventoryRecord {
   const total = amount(v, `${path}.total`, inv.total);
   const reserved = amount(v, `${path}.reserved`, inv.reserved);
   const minUnit = amount(v, `${path}.min_unit`, inv.minUnit) || 1;
@@ -214,28 +217,35 @@ function inventory(v: Violations, inv: Inventory, path: string): InventoryRecord
   };
 }
 
+/** A provider's whole inventory: each entry checked, a class listed twice refused. */
+export function inventoryList(
+  v: Violations,
+  field: string,
+  list: readonly Inventory[],
+): InventoryRecord[] {
+  const inventories: InventoryRecord[] = [];
+  entries(
+    v,
+    field,
+    list,
+    (inv, path) => {
+      const record = inventory(v, inv, path);
+      inventories.push(record);
+      return record.resourceClass;
+    },
+    "DUPLICATE_RESOURCE_CLASS",
+  );
+  return inventories;
+}
+
 /** SetInventories: the provider, its generation and the whole new inventory. */
 export function decodeSetInventories(req: SetInventoriesRequest): SetInventoriesInput {
-  return Violations.decode((v) => {
-    const inventories: InventoryRecord[] = [];
-    entries(
-      v,
-      "inventories",
-      req.inventories,
-      (inv, path) => {
-        const record = inventory(v, inv, path);
-        inventories.push(record);
-        return record.resourceClass;
-      },
-      "DUPLICATE_RESOURCE_CLASS",
-    );
-    return {
-      requestId: v.requestId("request_id", req.requestId),
-      provider: v.ref("provider", req.provider, true),
-      generation: generation(v, req.generation),
-      inventories,
-    };
-  });
+  return Violations.decode((v) => ({
+    requestId: v.requestId("request_id", req.requestId),
+    provider: v.ref("provider", req.provider, true),
+    generation: generation(v, "generation", req.generation),
+    inventories: inventoryList(v, "inventories", req.inventories),
+  }));
 }
 
 /** SetProviderCapabilities: the provider, its generation and the whole new set. */
@@ -245,7 +255,7 @@ export function decodeSetProviderCapabilities(
   return Violations.decode((v) => ({
     requestId: v.requestId("request_id", req.requestId),
     provider: v.ref("provider", req.provider, true),
-    generation: generation(v, req.generation),
+    generation: generation(v, "generation", req.generation),
     capabilities: entries(
       v,
       "capabilities",
@@ -275,7 +285,7 @@ export function decodeSetProviderGroups(req: SetProviderGroupsRequest): SetProvi
   return Violations.decode((v) => ({
     requestId: v.requestId("request_id", req.requestId),
     provider: v.ref("provider", req.provider, true),
-    generation: generation(v, req.generation),
+    generation: generation(v, "generation", req.generation),
     groups: entries(v, "groups", req.groups, (g, p) => v.ref(p, g, true), "DUPLICATE_GROUP"),
   }));
 }

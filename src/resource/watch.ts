@@ -15,7 +15,7 @@ import {
   toProviders,
   withRegionNames,
 } from "./provider-records.js";
-import * as repo from "./repo/claims.js";
+import * as repo from "./repo/changes.js";
 
 /** How often a watcher looks for changes other processes made. */
 const POLL_MS = 200;

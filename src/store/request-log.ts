@@ -55,6 +55,25 @@ export interface IdempotencyKey {
 }
 
 /**
+ * The key of one mutation in a part's log: request ids are scoped per account, and the input
+ * without its request_id is what a reused id is compared by.
+ */
+export function idempotencyKey(
+  table: RequestLogTableName,
+  method: string,
+  accountUuid: string,
+  input: { requestId?: string | undefined },
+): IdempotencyKey {
+  return {
+    table,
+    method,
+    requestId: input.requestId,
+    accountUuid,
+    input: { ...input, requestId: undefined },
+  };
+}
+
+/**
  * Runs `run` inside the caller's transaction unless this request already ran; returns the
  * first result either way. The result must survive JSON (use ISO strings for times).
  */

@@ -1,12 +1,11 @@
 /**
  * The only code of the claim side that touches the resource tables: consumers, allocations,
- * quotas, the change log, and the reads the snapshot loader and capacity checks need. Functions
+ * quotas, and the reads the snapshot loader and capacity checks need. Functions
  * take a Kysely handle, so they run on the store or inside a caller's transaction.
  */
 import type { Kysely } from "kysely";
 import type { PageKey } from "../../platform/paging.js";
 import type { Database } from "../../store/database.js";
-import { RetryTransaction, type Store } from "../../store/store.js";
 import type { Window } from "../model.js";
 import type { ResourceTables } from "../tables.js";
 
@@ -16,7 +15,6 @@ export type InventoryRow = ResourceTables["resource_inventories"];
 export type ConsumerRow = ResourceTables["resource_consumers"];
 export type AllocationRow = ResourceTables["resource_allocations"];
 export type QuotaRow = ResourceTables["resource_quotas"];
-export type ChangeRow = ResourceTables["resource_changes"];
 
 const lower = (s: string) => s.toLowerCase();
 
@@ -38,15 +36,6 @@ export async function loadSnapshotRows(db: Db, now: string) {
   return { providers, inventories, capabilities, memberships, groups, allocations };
 }
 
-/** A provider by UUID (any case) or name. */
-export async function findProvider(db: Db, ref: string): Promise<ProviderRow | undefined> {
-  return db
-    .selectFrom("resource_providers")
-    .selectAll()
-    .where((eb) => eb.or([eb("uuid", "=", lower(ref)), eb("name", "=", ref)]))
-    .executeTakeFirst();
-}
-
 /** Providers by UUID. */
 export async function providersByUuid(db: Db, uuids: readonly string[]): Promise<ProviderRow[]> {
   if (uuids.length === 0) return [];
@@ -64,20 +53,9 @@ export async function groupsByRef(db: Db, refs: readonly string[]) {
 }
 
 /**
- * Bumps the generation of every provider, one row at a time in UUID order. On PostgreSQL each
- * update takes the row lock that serializes claims on that provider; the stable order avoids
- * deadlocks between claims touching the same providers.
+ * Locks a project's quota rows of these classes, one at a time in class order (as
+ * bumpGenerations locks providers), so concurrent claims queue instead of deadlocking.
  */
-export async function lockProviders(tx: Db, uuids: readonly string[], now: string) {
-  for (const uuid of [...new Set(uuids)].sort())
-    await tx
-      .updateTable("resource_providers")
-      .set((eb) => ({ generation: eb("generation", "+", 1), updated_at: now }))
-      .where("uuid", "=", uuid)
-      .execute();
-}
-
-/** Locks a project's quota rows of these classes (same reason and order as lockProviders). */
 export async function lockQuotas(tx: Db, projectUuid: string, classes: readonly string[]) {
   for (const resourceClass of [...new Set(classes)].sort())
     await tx
@@ -184,12 +162,6 @@ export async function replaceAllocations(tx: Db, consumer: string, rows: Allocat
   if (rows.length > 0) await tx.insertInto("resource_allocations").values(rows).execute();
 }
 
-/** Replaces a provider's inventory rows. */
-export async function replaceInventories(tx: Db, provider: string, rows: InventoryRow[]) {
-  await tx.deleteFrom("resource_inventories").where("provider_uuid", "=", provider).execute();
-  if (rows.length > 0) await tx.insertInto("resource_inventories").values(rows).execute();
-}
-
 /** What a usage query counts: a project's consumers, optionally one user or consumer type. */
 export interface UsageFilter {
   projectUuid: string;
@@ -247,54 +219,6 @@ export async function writeQuota(tx: Db, project: string, cls: string, limit: nu
       .insertInto("resource_quotas")
       .values({ project_uuid: project, resource_class: cls, quota_limit: limit })
       .execute();
-}
-
-/**
- * Appends one change per provider (seq = max + 1). Concurrent writers pick the same seq; the
- * loser's unique violation retries its whole transaction, so seq follows commit order.
- */
-export async function appendChanges(
-  store: Store,
-  tx: Db,
-  providers: readonly string[],
-  change: string,
-  at: string,
-): Promise<void> {
-  const top = await tx
-    .selectFrom("resource_changes")
-    .select((eb) => eb.fn.max("seq").as("seq"))
-    .executeTakeFirst();
-  let seq = Number(top?.seq ?? 0);
-  try {
-    for (const provider of [...new Set(providers)].sort())
-      await tx
-        .insertInto("resource_changes")
-        .values({ seq: ++seq, provider_uuid: provider, change, at })
-        .execute();
-  } catch (err) {
-    if (store.isUniqueViolation(err)) throw new RetryTransaction("change seq raced");
-    throw err;
-  }
-}
-
-/** The last change's seq (0 when none). */
-export async function lastChangeSeq(db: Db): Promise<number> {
-  const top = await db
-    .selectFrom("resource_changes")
-    .select((eb) => eb.fn.max("seq").as("seq"))
-    .executeTakeFirst();
-  return Number(top?.seq ?? 0);
-}
-
-/** Changes after `seq`, oldest first. */
-export async function changesAfter(db: Db, seq: number, limit: number): Promise<ChangeRow[]> {
-  return db
-    .selectFrom("resource_changes")
-    .selectAll()
-    .where("seq", ">", seq)
-    .orderBy("seq")
-    .limit(limit)
-    .execute();
 }
 
 /**

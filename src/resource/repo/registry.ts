@@ -1,14 +1,14 @@
 /**
- * The registry's SQL: custom classes and capabilities, providers, inventories, provider
- * capabilities and groups, and the change log. Functions take a Kysely handle so they run on
- * the store or inside a caller's transaction. Lists fetch `limit` rows (callers pass
- * pageSize + 1) after a (name, uuid) key.
+ * The registry's SQL: providers, inventories, provider capabilities and groups (the change log
+ * is in changes.ts, custom names and groups in vocabulary.ts). Functions take a Kysely handle
+ * so they run on the store or inside a caller's transaction. Lists fetch `limit` rows (callers
+ * pass pageSize + 1) after a (name, uuid) key.
  */
 import { type Kysely, sql } from "kysely";
 import type { PageKey } from "../../platform/paging.js";
 import { isUuid } from "../../platform/validate.js";
 import type { Database } from "../../store/database.js";
-import { RetryTransaction, type Store } from "../../store/store.js";
+import type { InventoryRecord } from "../model.js";
 import type { ResourceTables } from "../tables.js";
 
 type Db = Kysely<Database>;
@@ -125,19 +125,23 @@ export async function bumpProvider(
   return Number(res.numUpdatedRows) === 1;
 }
 
-/** Moves providers (a subtree) to another root and region, bumping their generations. */
-export async function moveProviders(
+/**
+ * Bumps the generation of every provider (applying `patch`), one row at a time in UUID order.
+ * On PostgreSQL each update takes the row lock that serializes writers of that provider (claims
+ * lock the providers they touch this way); the stable order avoids deadlocks between them.
+ */
+export async function bumpGenerations(
   db: Db,
   uuids: readonly string[],
-  patch: Pick<ProviderTable, "root_uuid" | "region_uuid">,
   at: string,
+  patch: Partial<Pick<ProviderTable, "root_uuid" | "region_uuid">> = {},
 ): Promise<void> {
-  if (uuids.length === 0) return;
-  await db
-    .updateTable("resource_providers")
-    .set((eb) => ({ ...patch, updated_at: at, generation: eb("generation", "+", 1) }))
-    .where("uuid", "in", uuids)
-    .execute();
+  for (const uuid of [...new Set(uuids)].sort())
+    await db
+      .updateTable("resource_providers")
+      .set((eb) => ({ ...patch, updated_at: at, generation: eb("generation", "+", 1) }))
+      .where("uuid", "=", uuid)
+      .execute();
 }
 
 /** The (uuid, parent) links of one tree. */
@@ -248,13 +252,41 @@ export async function inventoryRows(db: Db, uuid: string): Promise<InventoryRow[
     .execute();
 }
 
+/** A stored inventory as the domain and the engine see it. */
+export function inventoryRecord(row: InventoryRow): InventoryRecord {
+  return {
+    resourceClass: row.resource_class,
+    total: Number(row.total),
+    reserved: Number(row.reserved),
+    minUnit: Number(row.min_unit),
+    maxUnit: Number(row.max_unit),
+    stepSize: Number(row.step_size),
+    allocationRatio: Number(row.allocation_ratio),
+  };
+}
+
 /** Replaces the whole inventory of one provider. */
-export async function replaceInventories(db: Db, uuid: string, rows: readonly InventoryRow[]) {
+export async function replaceInventories(
+  db: Db,
+  uuid: string,
+  inventories: readonly InventoryRecord[],
+): Promise<void> {
   await db.deleteFrom("resource_inventories").where("provider_uuid", "=", uuid).execute();
-  if (rows.length > 0)
+  if (inventories.length > 0)
     await db
       .insertInto("resource_inventories")
-      .values([...rows])
+      .values(
+        inventories.map((inv) => ({
+          provider_uuid: uuid,
+          resource_class: inv.resourceClass,
+          total: inv.total,
+          reserved: inv.reserved,
+          min_unit: inv.minUnit,
+          max_unit: inv.maxUnit,
+          step_size: inv.stepSize,
+          allocation_ratio: inv.allocationRatio,
+        })),
+      )
       .execute();
 }
 
@@ -280,37 +312,4 @@ export async function allocatedClasses(db: Db, uuid: string): Promise<Set<string
     .where("provider_uuid", "=", uuid)
     .execute();
   return new Set(rows.map((r) => r.resource_class));
-}
-
-/** Kinds of provider changes in the log (claims add "usage"). */
-export type ChangeKind = "created" | "updated" | "inventory" | "deleted";
-
-/**
- * Appends one change-log row per provider, numbered max(seq)+1 onwards inside the caller's
- * transaction; a twin transaction that took the same numbers makes this one start again.
- */
-export async function appendChanges(
-  store: Store,
-  db: Db,
-  providerUuids: readonly string[],
-  change: ChangeKind,
-  at: string,
-): Promise<void> {
-  if (providerUuids.length === 0) return;
-  const top = await db
-    .selectFrom("resource_changes")
-    .select((eb) => eb.fn.max("seq").as("seq"))
-    .executeTakeFirst();
-  const base = Number(top?.seq ?? 0);
-  try {
-    await db
-      .insertInto("resource_changes")
-      .values(
-        providerUuids.map((provider_uuid, i) => ({ seq: base + i + 1, provider_uuid, change, at })),
-      )
-      .execute();
-  } catch (err) {
-    if (store.isUniqueViolation(err)) throw new RetryTransaction("change sequence raced");
-    throw err;
-  }
 }
