@@ -261,15 +261,17 @@ forEachStore("MetadataService", (server) => {
 
   test("regions are changed only through the region RPCs", async () => {
     const r = await region();
-    for (const p of [
-      meta().updateObject({
-        selector: { object: r.uuid },
-        name: "x",
-        updateMask: { paths: ["name"] },
-      }),
-      meta().deleteObject({ selector: { object: r.name, kind: ObjectKind.REGION } }),
+    // Thunks, so that no call is in flight (and rejected) before its assertion awaits it.
+    for (const call of [
+      () =>
+        meta().updateObject({
+          selector: { object: r.uuid },
+          name: "x",
+          updateMask: { paths: ["name"] },
+        }),
+      () => meta().deleteObject({ selector: { object: r.name, kind: ObjectKind.REGION } }),
     ])
-      await expectGrpcError(p, Code.InvalidArgument, "KIND_INVALID", "selector.kind");
+      await expectGrpcError(call(), Code.InvalidArgument, "KIND_INVALID", "selector.kind");
     const tagged = await meta().setTags({ selector: { object: r.uuid }, tags: ["site"] });
     assert.equal(tagged.object?.kind, ObjectKind.REGION);
     assert.deepEqual(tagged.object?.tags, ["site"]);
