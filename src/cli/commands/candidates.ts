@@ -27,7 +27,7 @@ import {
 } from "../output.js";
 import { count, enumChoices, enumValue } from "../parse.js";
 import { type QueryFlags, queryOf, withQueryFlags } from "../query-flags.js";
-import { HELD_DETAIL, type OwnerOptions, ownerOf, withOwner } from "./claim.js";
+import { amounts, HELD_DETAIL, type OwnerOptions, ownerOf, withOwner } from "./claim.js";
 
 const STEP_COLUMNS: Column<FilterStep>[] = [
   { header: "CONSTRAINT", value: (s) => s.constraint },
@@ -111,28 +111,25 @@ function printCandidates(res: FindCandidatesResponse): void {
   }
   const names = new Map<string, string>();
   for (const s of res.providerSummaries) names.set(s.providerUuid, s.providerName);
+  const nameOf = (uuid: string) => names.get(uuid) ?? uuid;
+  const number = new Map(res.candidates.map((c, i) => [c, String(i + 1)]));
   const columns: Column<Candidate>[] = [
-    { header: "#", value: (c) => String(res.candidates.indexOf(c) + 1) },
+    { header: "#", value: (c) => number.get(c) ?? "" },
     {
       header: "ALLOCATIONS",
       value: (c) =>
         c.allocations
-          .flatMap((a) =>
-            Object.entries(a.resources).map(
-              ([cls, n]) =>
-                `${a.providerName || names.get(a.providerUuid) || a.providerUuid}:${cls}=${n}`,
-            ),
-          )
+          .map((a) => `${a.providerName || nameOf(a.providerUuid)}: ${amounts(a.resources)}`)
           .join("\n"),
     },
     {
       header: "GROUPS",
       value: (c) =>
         c.mappings
-          .map((m) => {
-            const providers = m.providerUuids.map((u) => names.get(u) ?? u).join(", ");
-            return `${m.suffix || colors.dim("(unnamed)")} → ${providers}`;
-          })
+          .map(
+            (m) =>
+              `${m.suffix || colors.dim("(unnamed)")} → ${m.providerUuids.map(nameOf).join(", ")}`,
+          )
           .join("\n"),
     },
   ];

@@ -20,6 +20,9 @@ const NAME_COLUMNS: Column<Capability | ResourceClass>[] = [
   { header: "STANDARD", value: (c) => (c.standard ? "yes" : "no") },
 ];
 
+/** The key/value view of one capability or class (keys in lower case, like every detail view). */
+const NAME_DETAIL = NAME_COLUMNS.map((c) => ({ ...c, header: c.header.toLowerCase() }));
+
 /** The `capability` command group. */
 export function capabilityCommand(): Command {
   const capability = new Command("capability").description(
@@ -50,7 +53,7 @@ export function capabilityCommand(): Command {
   ).action(async (name: string, o: { requestId?: string }, cmd: Command) =>
     withClient(cmd, async (client, g) => {
       const res = await client.resource.createCapability({ requestId: requestId(o), name });
-      if (res.capability) printOne(g.output, CapabilitySchema, res.capability, NAME_COLUMNS);
+      if (res.capability) printOne(g.output, CapabilitySchema, res.capability, NAME_DETAIL);
     }),
   );
 
@@ -114,7 +117,7 @@ export function resourceClassCommand(): Command {
     withClient(cmd, async (client, g) => {
       const res = await client.resource.createResourceClass({ requestId: requestId(o), name });
       if (res.resourceClass)
-        printOne(g.output, ResourceClassSchema, res.resourceClass, NAME_COLUMNS);
+        printOne(g.output, ResourceClassSchema, res.resourceClass, NAME_DETAIL);
     }),
   );
 

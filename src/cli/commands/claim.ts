@@ -19,9 +19,10 @@ import { type Column, printDocument, printList, printOne, time, write } from "..
 import { collect, count } from "../parse.js";
 import { resourcesOf, type WindowFlags, windowOf, withWindow } from "../resource-values.js";
 
-/** `VCPU=2, MEMORY_MB=512`: a class → amount map for people. */
+/** `MEMORY_MB=512, VCPU=2`: a class → amount map for people, classes in name order. */
 export function amounts(resources: Record<string, bigint>): string {
   return Object.entries(resources)
+    .sort(([a], [b]) => a.localeCompare(b))
     .map(([k, v]) => `${k}=${v}`)
     .join(", ");
 }

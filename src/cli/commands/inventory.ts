@@ -9,7 +9,7 @@ import {
 } from "../../gen/mulligan/resource/v1/resource_pb.js";
 import { requestId, withClient } from "../context.js";
 import { withRequestId } from "../options.js";
-import { type Column, colors, messageJson, printDocument, printList, write } from "../output.js";
+import { type Column, messageJson, printDocument, printList, write } from "../output.js";
 import { inventoryOf } from "../resource-values.js";
 import { generationOf, withGeneration } from "./provider.js";
 
@@ -60,7 +60,7 @@ export function inventoryCommand(): Command {
         }
         printList("table", InventorySchema, res.inventories, COLUMNS);
         write(`generation ${res.provider?.generation ?? ""}`);
-        for (const s of res.overCapacity) write(overCapacity(s));
+        for (const s of res.overCapacity) process.stderr.write(overCapacity(s));
       });
     },
   );
@@ -83,9 +83,10 @@ export function inventoryCommand(): Command {
   return inventory;
 }
 
-/** The warning for a class whose usage now exceeds its capacity (allowed, reported). */
+/**
+ * The warning (a line for stderr) for a class whose usage now exceeds its capacity: allowed,
+ * but nothing more fits until enough is released.
+ */
 function overCapacity(s: ResourceSummary): string {
-  return colors.yellow(
-    `warning: ${s.resourceClass} is over capacity: ${s.used} used of ${s.capacity}`,
-  );
+  return `warning: ${s.resourceClass} is over capacity: ${s.used} used of ${s.capacity}\n`;
 }
