@@ -295,8 +295,8 @@ forEachStore("mulligan resource commands", (srv) => {
     exits(none, 0);
     assert.match(none.stdout, /^no candidates: no provider has 100 free VCPU/);
     const steps = rows(none);
-    assert.deepEqual(steps[0], ["CONSTRAINT", "GROUP", "BEFORE", "AFTER", "DETAIL"]);
-    assert.deepEqual(steps[1], ["region", "", "5", "3", "no provider in the requested regions"]);
+    assert.deepEqual(steps[0], ["CONSTRAINT", "GROUP", "BEFORE", "AFTER", "WHY EMPTY"]);
+    assert.deepEqual(steps[1], ["region", "", "5", "3", ""]);
     assert.deepEqual(
       steps.find((s) => s[0] === "resources"),
       ["resources", "", "3", "0", "no provider has 100 free VCPU"],

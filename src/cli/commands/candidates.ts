@@ -34,7 +34,8 @@ const STEP_COLUMNS: Column<FilterStep>[] = [
   { header: "GROUP", value: (s) => s.suffix },
   { header: "BEFORE", value: (s) => String(s.before) },
   { header: "AFTER", value: (s) => String(s.after) },
-  { header: "DETAIL", value: (s) => s.detail },
+  // A step's detail is phrased as the reason for an empty set: show it where the set emptied.
+  { header: "WHY EMPTY", value: (s) => (s.after === 0 && s.before > 0 ? s.detail : "") },
 ];
 
 interface ClaimBestOptions extends QueryFlags, OwnerOptions {

@@ -30,8 +30,12 @@ export interface GroupPlan {
   spread: Map<string, Map<string, string[]>> | null;
 }
 
-/** Records one filter step and returns the providers it kept. */
-function narrow(
+/**
+ * Records one filter step and returns the providers (or trees) it kept. A step that starts from
+ * an empty pool after an earlier step emptied one is not recorded: it removed nothing, and its
+ * detail (phrased as the reason for an empty set) would mislead.
+ */
+export function narrow(
   steps: FilterStepRecord[],
   suffix: string,
   pool: string[],
@@ -39,6 +43,7 @@ function narrow(
   detail: string,
   keep: (uuid: string) => boolean,
 ): string[] {
+  if (pool.length === 0 && steps.some((st) => st.after === 0)) return pool;
   const after = pool.filter(keep);
   steps.push({ constraint, suffix, before: pool.length, after: after.length, detail });
   return after;

@@ -22,8 +22,9 @@ import type {
   RequestGroupInput,
 } from "../model.js";
 import type { SearchContext } from "./context.js";
-import { anchorsOf, type GroupPlan } from "./eligibility.js";
+import { anchorsOf, type GroupPlan, narrow } from "./eligibility.js";
 
+/** A request-wide filter step over trees (their roots). */
 function narrowTrees(
   steps: FilterStepRecord[],
   pool: string[],
@@ -31,9 +32,7 @@ function narrowTrees(
   detail: string,
   keep: (root: string) => boolean,
 ): string[] {
-  const after = pool.filter(keep);
-  steps.push({ constraint, suffix: "", before: pool.length, after: after.length, detail });
-  return after;
+  return narrow(steps, "", pool, constraint, detail, keep);
 }
 
 /** The groups of `level` that any provider of the tree is in. */

@@ -724,6 +724,9 @@ export type FilterStep = Message<"mulligan.resource.v1.FilterStep"> & {
   after: number;
 
   /**
+   * The requirement, phrased as the reason the set is empty when this step empties it
+   * ("no provider has 8 free VCPU").
+   *
    * @generated from field: string detail = 5;
    */
   detail: string;
