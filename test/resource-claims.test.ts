@@ -498,6 +498,44 @@ forEachStore("ResourceService claims", (server) => {
     assert.equal(change?.inventories.find((i) => i.resourceClass === "VCPU")?.used, 1n);
   });
 
+  /** The first change a WatchProviders stream sends, and a function that ends the stream. */
+  function firstChange(req: { providers?: string[]; region?: string }) {
+    const abort = new AbortController();
+    const stream = res().watchProviders(req, { signal: abort.signal });
+    const first = (async () => {
+      for await (const change of stream) return change;
+      return undefined;
+    })();
+    return { first, stop: () => abort.abort() };
+  }
+
+  test("WatchProviders streams a registry change (SetInventories)", async () => {
+    const p = await provider(await region());
+    const watch = firstChange({ providers: [p.uuid] });
+    await new Promise((r) => setTimeout(r, 300));
+    await inventory(p, [{ total: 6n }]);
+    const change = await watch.first;
+    watch.stop();
+    assert.equal(change?.change, WatchProvidersResponse_Change.INVENTORY);
+    assert.equal(change?.provider?.uuid, p.uuid);
+    assert.equal(change?.inventories.find((i) => i.resourceClass === "VCPU")?.total, 6n);
+  });
+
+  test("WatchProviders with a region sends only that region's providers' changes", async () => {
+    const [watched, other] = [await region(), await region()];
+    const inside = await provider(watched);
+    const outside = await provider(other);
+    const watch = firstChange({ region: watched });
+    await new Promise((r) => setTimeout(r, 300));
+    await inventory(outside, [{ total: 2n }]);
+    await inventory(inside, [{ total: 3n }]);
+    const change = await watch.first;
+    watch.stop();
+    assert.equal(change?.change, WatchProvidersResponse_Change.INVENTORY);
+    assert.equal(change?.provider?.uuid, inside.uuid, "the other region's change is not sent");
+    assert.equal(change?.provider?.regionName, watched);
+  });
+
   test("bad inputs answer INVALID_ARGUMENT with the field at fault", async () => {
     const p = await host(await region());
     const ok = { consumer: newUuid(), allocations: vcpu(p, 1n) };

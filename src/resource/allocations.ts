@@ -23,7 +23,7 @@ import {
   resolveUser,
   visibleConsumer,
 } from "./consumers.js";
-import { peakUsage } from "./engine/snapshot.js";
+import { usageLookup } from "./engine/snapshot.js";
 import { capacityOf, fitsUnits, type Window } from "./model.js";
 import type { ResourceDeps } from "./module.js";
 import { checkQuota } from "./quotas.js";
@@ -220,7 +220,9 @@ export async function writeClaim(
 async function checkCapacity(tx: Db, w: ClaimWrite): Promise<void> {
   const providers = [...w.allocations.keys()];
   const inventories = await repo.inventoriesOf(tx, providers);
-  const others = (await repo.allocationsOverlapping(tx, providers, w.window)).map(allocationRecord);
+  const others = usageLookup(
+    (await repo.allocationsOverlapping(tx, providers, w.window)).map(allocationRecord),
+  );
   for (const [provider, res] of w.allocations) {
     const field = w.fields.get(provider) ?? "allocations";
     for (const [cls, amount] of Object.entries(res)) {
@@ -240,10 +242,7 @@ async function checkCapacity(tx: Db, w: ClaimWrite): Promise<void> {
           "UNIT_CONSTRAINT",
           `${amount} must be between ${inv.minUnit} and ${inv.maxUnit} in steps of ${inv.stepSize}`,
         );
-      const used = peakUsage(
-        others.filter((a) => a.providerUuid === provider && a.resourceClass === cls),
-        w.window,
-      );
+      const used = others(provider, cls, w.window);
       const capacity = capacityOf(inv);
       if (used + amount > capacity)
         throw new MulliganError(

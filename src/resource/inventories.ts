@@ -16,13 +16,8 @@ import { nowIso } from "../platform/ids.js";
 import { Violations } from "../platform/validate.js";
 import type { Database } from "../store/database.js";
 import { RESOURCE_CLASSES } from "./classes.js";
-import { peakUsage } from "./engine/snapshot.js";
-import {
-  type AllocationRecord,
-  capacityOf,
-  type InventoryRecord,
-  type ResourceSummaryRecord,
-} from "./model.js";
+import { usageLookup } from "./engine/snapshot.js";
+import { capacityOf, type InventoryRecord, type ResourceSummaryRecord } from "./model.js";
 import {
   changeProvider,
   type Provider,
@@ -33,6 +28,7 @@ import {
   writeProvider,
 } from "./provider-records.js";
 import * as repo from "./repo/registry.js";
+import { allocationRecord } from "./snapshot-loader.js";
 import { unknownNames } from "./standards.js";
 
 /** A decoded SetInventories request (defaults applied, one entry per class). */
@@ -69,23 +65,14 @@ async function withUsage(
   providerUuid: string,
   inventories: readonly InventoryRecord[],
 ): Promise<InventoryView[]> {
-  const now = nowIso();
-  const byClass = new Map<string, AllocationRecord[]>();
-  for (const a of await repo.liveAllocations(db, providerUuid, now)) {
-    const list = byClass.get(a.resource_class) ?? [];
-    list.push({
-      consumerUuid: a.consumer_uuid,
-      providerUuid: a.provider_uuid,
-      resourceClass: a.resource_class,
-      amount: Number(a.amount),
-      window: { start: a.window_start, end: a.window_end || null },
-    });
-    byClass.set(a.resource_class, list);
-  }
+  const from = { start: nowIso(), end: null };
+  const usage = usageLookup(
+    (await repo.liveAllocations(db, providerUuid, from.start)).map(allocationRecord),
+  );
   return inventories.map((inv) => ({
     ...inv,
     capacity: capacityOf(inv),
-    used: peakUsage(byClass.get(inv.resourceClass) ?? [], { start: now, end: null }),
+    used: usage(providerUuid, inv.resourceClass, from),
   }));
 }
 
@@ -139,9 +126,14 @@ export async function getInventories(
 ): Promise<ProviderInventories> {
   const db = deps.store.db;
   const row = await resolveProvider(db, caller.principal, ref, "provider");
-  const records = (await repo.inventoryRows(db, row.uuid)).map(repo.inventoryRecord);
-  return {
-    generation: Number(row.generation),
-    inventories: await withUsage(db, row.uuid, records),
-  };
+  return { generation: Number(row.generation), inventories: await inventoryViews(db, row.uuid) };
+}
+
+/** The stored inventories of an already resolved provider, with capacity and usage. */
+export async function inventoryViews(
+  db: Kysely<Database>,
+  providerUuid: string,
+): Promise<InventoryView[]> {
+  const records = (await repo.inventoryRows(db, providerUuid)).map(repo.inventoryRecord);
+  return withUsage(db, providerUuid, records);
 }

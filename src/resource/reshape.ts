@@ -12,7 +12,7 @@ import type { Store } from "../store/store.js";
 import { assertProviderWriter, requestKey } from "./access.js";
 import type { AllocationInput } from "./allocations.js";
 import { consumerConflict } from "./consumers.js";
-import { peakUsage } from "./engine/snapshot.js";
+import { usageLookup } from "./engine/snapshot.js";
 import { capacityOf, fitsUnits, type InventoryRecord, type Window } from "./model.js";
 import { resolveProvider } from "./provider-records.js";
 import { appendChanges } from "./repo/changes.js";
@@ -120,6 +120,7 @@ async function checkFinalState(
   const allocations = (await repo.allocationsOverlapping(tx, providers, from)).map(
     allocationRecord,
   );
+  const usage = usageLookup(allocations);
   for (const a of moved) {
     const inv = inventories.get(`${a.provider_uuid}/${a.resource_class}`);
     if (inv && !fitsUnits(inv, a.amount))
@@ -138,10 +139,7 @@ async function checkFinalState(
         "INVENTORY_IN_USE",
         `provider ${provider} would hold allocations of ${cls} without an inventory of it`,
       );
-    const used = peakUsage(
-      allocations.filter((a) => a.providerUuid === provider && a.resourceClass === cls),
-      from,
-    );
+    const used = usage(provider, cls, from);
     if (used > capacityOf(inv))
       throw new MulliganError(
         "RESOURCE_EXHAUSTED",

@@ -1,8 +1,8 @@
 /**
  * The claim RPCs of ResourceService: search, claims, usages, quotas, reshape and the change
  * stream. Each handler decodes (validate-claims.ts), calls the domain with the caller (the
- * interceptor already applied policy.ts), and encodes (wire-claims.ts). Writes wake this
- * process's watchers.
+ * interceptor already applied policy.ts), and encodes (wire-claims.ts). Committed writes wake
+ * this process's watchers through the store (watch.ts notifyingStore).
  */
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import type { ResourceService } from "../gen/mulligan/resource/v1/resource_pb.js";
@@ -17,7 +17,7 @@ import { StoreSnapshotSource } from "./snapshot-loader.js";
 import * as usages from "./usages.js";
 import * as validate from "./validate-claims.js";
 import { decodeQuery } from "./validate-query.js";
-import { ChangeNotifier, watchProviders } from "./watch.js";
+import { type ChangeNotifier, watchProviders } from "./watch.js";
 import { resourceSummaryMessage } from "./wire.js";
 import {
   allocationMessage,
@@ -49,9 +49,9 @@ const principal = (ctx: HandlerContext) => callerOf(ctx).principal;
 /** The handlers of the claim RPCs. */
 export function claimHandlers(
   deps: ResourceDeps,
+  notifier: ChangeNotifier,
 ): Pick<ServiceImpl<typeof ResourceService>, ClaimMethods> {
   const { store } = deps;
-  const notifier = new ChangeNotifier();
   const search: SearchDeps = { ...deps, snapshots: new StoreSnapshotSource(store) };
   const claimed = (r: allocations.ClaimResult) => ({
     ...(r.consumer && { consumer: consumerMessage(r.consumer) }),
@@ -67,19 +67,16 @@ export function claimHandlers(
     async claim(req, ctx) {
       const input = await validate.decodeClaim(store, req);
       const result = await allocations.claim(deps, callerOf(ctx), input);
-      notifier.notify();
       return claimed(result);
     },
     async claimBest(req, ctx) {
       const caller = callerOf(ctx);
       const input = await validate.decodeClaimBest(deps, caller, req);
       const result = await claimBest(search, caller, input);
-      notifier.notify();
       return { ...claimed(result), attempts: result.attempts };
     },
     async release(req, ctx) {
       await consumers.release(store, principal(ctx), validate.decodeRelease(req));
-      notifier.notify();
       return {};
     },
     async getAllocations(req, ctx) {
@@ -111,7 +108,6 @@ export function claimHandlers(
     },
     async reshape(req, ctx) {
       await reshape(store, principal(ctx), await validate.decodeReshape(store, req));
-      notifier.notify();
       return {};
     },
     async setQuota(req, ctx) {

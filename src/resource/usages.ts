@@ -11,7 +11,7 @@ import type { Principal } from "../platform/principal.js";
 import { resolveProject } from "../platform/project-scope.js";
 import type { Store } from "../store/store.js";
 import { type ConsumerRecord, consumerRecord, resolveUser } from "./consumers.js";
-import { peakUsage } from "./engine/snapshot.js";
+import { usageLookup } from "./engine/snapshot.js";
 import { capacityOf, type ResourceSummaryRecord, type Window } from "./model.js";
 import { resolveProvider } from "./provider-records.js";
 import * as repo from "./repo/claims.js";
@@ -74,6 +74,7 @@ export async function getProviderUsages(
     repo.allocationsOverlapping(store.db, [provider.uuid], instant),
   ]);
   const records = allocations.map(allocationRecord);
+  const usage = usageLookup(records);
   const capacity = new Map(
     inventories.map((i) => [i.resource_class, capacityOf(inventoryRecord(i))]),
   );
@@ -83,10 +84,7 @@ export async function getProviderUsages(
     usages: classes.map((c) => ({
       resourceClass: c,
       capacity: capacity.get(c) ?? 0,
-      used: peakUsage(
-        records.filter((a) => a.resourceClass === c),
-        instant,
-      ),
+      used: usage(provider.uuid, c, instant),
     })),
   };
 }

@@ -1,13 +1,15 @@
 /**
  * WatchProviders: follows the change log (resource_changes) from the moment the watch starts.
  * A watcher polls every POLL_MS for rows after the last seq it sent, and wakes at once when this
- * process commits a change (ChangeNotifier); other replicas' changes arrive by polling. The
- * stream ends when the call's signal aborts (client gone, deadline, shutdown).
+ * process commits a transaction that appended to the log (notifyingStore wakes the
+ * ChangeNotifier); other replicas' changes arrive by polling. The stream ends when the call's
+ * signal aborts (client gone, deadline, shutdown).
  */
 import type { Caller } from "../platform/caller.js";
 import { MulliganError } from "../platform/errors.js";
+import type { Store, Tx } from "../store/store.js";
 import { seesProviders } from "./access.js";
-import { getInventories, type InventoryView } from "./inventories.js";
+import { type InventoryView, inventoryViews } from "./inventories.js";
 import {
   type Provider,
   type RegistryDeps,
@@ -60,6 +62,30 @@ export class ChangeNotifier {
       signal.addEventListener("abort", done, { once: true });
     });
   }
+}
+
+/**
+ * The store as the resource part uses it: a committed transaction that appended to the change
+ * log (registry writes and claims alike) wakes this process's watchers.
+ */
+export function notifyingStore(store: Store, notifier: ChangeNotifier): Store {
+  return {
+    dialect: store.dialect,
+    db: store.db,
+    description: store.description,
+    async transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+      let last: Tx | undefined;
+      const result = await store.transaction((tx) => {
+        last = tx;
+        return fn(tx);
+      });
+      if (last && repo.appendedIn(last)) notifier.notify();
+      return result;
+    },
+    isUniqueViolation: (err) => store.isUniqueViolation(err),
+    ping: () => store.ping(),
+    close: () => store.close(),
+  };
 }
 
 /** Streams changes after the current end of the log, filtered by provider and region. */
@@ -119,11 +145,11 @@ async function describe(
     provider: null,
     inventories: [],
   };
+  const db = deps.store.db;
   try {
-    const row = await resolveProvider(deps.store.db, caller.principal, c.provider_uuid, "provider");
-    const providers = await toProviders(deps.store.db, [row]);
-    const [provider] = await withRegionNames(deps, caller, providers);
-    const { inventories } = await getInventories(deps, caller, row.uuid);
+    const row = await resolveProvider(db, caller.principal, c.provider_uuid, "provider");
+    const [provider] = await withRegionNames(deps, caller, await toProviders(db, [row]));
+    const inventories = await inventoryViews(db, row.uuid);
     return { ...event, provider: provider ?? null, inventories };
   } catch (err) {
     // Deleted since (or while) the change was read: send the UUID only.

@@ -20,6 +20,7 @@ export class SearchContext {
   private readonly anchorCache = new Map<string, readonly string[]>();
   private readonly treeCache = new Map<string, readonly string[]>();
   private membersCache: Map<string, string[]> | null = null;
+  private byNameCache: readonly string[] | null = null;
 
   constructor(
     readonly snapshot: Snapshot,
@@ -38,6 +39,12 @@ export class SearchContext {
     const pb = this.provider(b);
     return pa.name < pb.name ? -1 : pa.name > pb.name ? 1 : a < b ? -1 : a > b ? 1 : 0;
   };
+
+  /** Every provider of the snapshot in byName order, sorted once per search (not per group). */
+  providersByName(): readonly string[] {
+    this.byNameCache ??= [...this.snapshot.providers.keys()].sort(this.byName);
+    return this.byNameCache;
+  }
 
   /** Peak usage of the class on the provider over the query's window (cached). */
   used(uuid: string, resourceClass: string): number {

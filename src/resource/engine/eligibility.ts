@@ -58,7 +58,7 @@ function inTreeRoot(ctx: SearchContext, group: RequestGroupInput): string {
 /** Region and in_tree: the filters every group starts with. */
 function basePool(ctx: SearchContext, group: RequestGroupInput, steps: FilterStepRecord[]) {
   const s = group.suffix;
-  let pool = [...ctx.snapshot.providers.keys()].sort(ctx.byName);
+  let pool = [...ctx.providersByName()];
   if (ctx.query.regions !== null)
     pool = narrow(steps, s, pool, "region", "no provider in the requested regions", (u) =>
       ctx.inRegion(u),

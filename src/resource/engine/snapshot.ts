@@ -4,7 +4,13 @@
  * (issue: fleet scale) keeps one in memory, current from the change log. The engine sees only
  * this interface, so that change does not touch it.
  */
-import type { AllocationRecord, GroupRecord, ProviderRecord, Window } from "../model.js";
+import {
+  type AllocationRecord,
+  type GroupRecord,
+  overlaps,
+  type ProviderRecord,
+  type Window,
+} from "../model.js";
 
 export interface Snapshot {
   /** Every provider by UUID. */
@@ -27,7 +33,7 @@ export class MemorySnapshot implements Snapshot {
   readonly providers: Map<string, ProviderRecord>;
   readonly children = new Map<string, string[]>();
   readonly groups: Map<string, GroupRecord>;
-  private readonly allocations = new Map<string, AllocationRecord[]>();
+  private readonly usage: UsageLookup;
   private readonly byConsumer = new Map<string, Set<string>>();
 
   constructor(
@@ -43,11 +49,9 @@ export class MemorySnapshot implements Snapshot {
       list.push(p.uuid);
       this.children.set(p.parentUuid, list);
     }
-    for (const a of allocations) {
-      const key = `${a.providerUuid}\u0000${a.resourceClass}`;
-      const list = this.allocations.get(key) ?? [];
-      list.push(a);
-      this.allocations.set(key, list);
+    const records = [...allocations];
+    this.usage = usageLookup(records);
+    for (const a of records) {
       const set = this.byConsumer.get(a.consumerUuid) ?? new Set<string>();
       set.add(a.providerUuid);
       this.byConsumer.set(a.consumerUuid, set);
@@ -55,8 +59,7 @@ export class MemorySnapshot implements Snapshot {
   }
 
   used(providerUuid: string, resourceClass: string, window: Window): number {
-    const list = this.allocations.get(`${providerUuid}\u0000${resourceClass}`);
-    return list ? peakUsage(list, window) : 0;
+    return this.usage(providerUuid, resourceClass, window);
   }
 
   consumerProviders(consumerUuid: string): readonly string[] {
@@ -64,16 +67,34 @@ export class MemorySnapshot implements Snapshot {
   }
 }
 
+/** Peak usage of one class on one provider over a window (0 without allocations). */
+export type UsageLookup = (providerUuid: string, resourceClass: string, window: Window) => number;
+
+/**
+ * Groups allocations by (provider, class) once, so each lookup runs peakUsage over that pair's
+ * allocations only: the snapshot, the claim's capacity check, Reshape's final state and the
+ * inventory views all count usage this way.
+ */
+export function usageLookup(allocations: Iterable<AllocationRecord>): UsageLookup {
+  const byKey = new Map<string, AllocationRecord[]>();
+  for (const a of allocations) {
+    const key = `${a.providerUuid}\u0000${a.resourceClass}`;
+    const list = byKey.get(key);
+    if (list) list.push(a);
+    else byKey.set(key, [a]);
+  }
+  return (providerUuid, resourceClass, window) => {
+    const list = byKey.get(`${providerUuid}\u0000${resourceClass}`);
+    return list ? peakUsage(list, window) : 0;
+  };
+}
+
 /**
  * The peak concurrent sum of the allocations that overlap `window`. The sum only rises at an
  * allocation's start, so the peak is at the window start or at one of those starts.
  */
 export function peakUsage(allocations: readonly AllocationRecord[], window: Window): number {
-  const inWindow = allocations.filter(
-    (a) =>
-      (window.end === null || a.window.start < window.end) &&
-      (a.window.end === null || window.start < a.window.end),
-  );
+  const inWindow = allocations.filter((a) => overlaps(a.window, window));
   if (inWindow.length === 0) return 0;
   const instants = new Set<string>([window.start]);
   for (const a of inWindow) if (a.window.start > window.start) instants.add(a.window.start);

@@ -13,6 +13,14 @@ type Db = Kysely<Database>;
 /** One logged change. */
 export type ChangeRow = ResourceTables["resource_changes"];
 
+/** Handles (transactions) appendChanges wrote through, so their commit can wake watchers. */
+const appendedThrough = new WeakSet<Db>();
+
+/** True if appendChanges wrote through this handle (watch.ts asks after the commit). */
+export function appendedIn(db: Db): boolean {
+  return appendedThrough.has(db);
+}
+
 /** What changed: the provider itself, its inventories, or the usage of it (claims). */
 export type ChangeKind = "created" | "updated" | "inventory" | "usage" | "deleted";
 
@@ -42,6 +50,7 @@ export async function appendChanges(
     if (store.isUniqueViolation(err)) throw new RetryTransaction("change sequence raced");
     throw err;
   }
+  appendedThrough.add(db);
 }
 
 /** The last change's seq (0 when none). */

@@ -42,16 +42,6 @@ export async function providersByUuid(db: Db, uuids: readonly string[]): Promise
   return db.selectFrom("resource_providers").selectAll().where("uuid", "in", uuids).execute();
 }
 
-/** Groups named by name or UUID. */
-export async function groupsByRef(db: Db, refs: readonly string[]) {
-  if (refs.length === 0) return [];
-  return db
-    .selectFrom("resource_groups")
-    .select(["uuid", "name"])
-    .where((eb) => eb.or([eb("uuid", "in", refs.map(lower)), eb("name", "in", refs)]))
-    .execute();
-}
-
 /**
  * Locks a project's quota rows of these classes, one at a time in class order (as
  * bumpGenerations locks providers), so concurrent claims queue instead of deadlocking.
