@@ -6,31 +6,12 @@
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import pino from "pino";
-import { Host } from "../src/host/host.js";
-import { defaultServeConfig } from "../src/platform/config.js";
+import type { Host } from "../src/host/host.js";
 import { exits, mulligan } from "./cli-helpers.js";
-import { type FreshStore, freshStore, STORE_KINDS } from "./harness.js";
-
-/** A host on a random loopback port, not bootstrapped. */
-function startHost(storeUrl: string): Promise<Host> {
-  const config = defaultServeConfig(mkdtempSync(join(tmpdir(), "mulligan-data-")));
-  config.listen = { host: "127.0.0.1", port: 0 };
-  config.databaseUrl = storeUrl;
-  return Host.start({ config, logger: pino({ level: "silent" }) });
-}
-
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+import { closedPort, type FreshStore, freshStore, STORE_KINDS, startHost } from "./harness.js";
 
 for (const kind of STORE_KINDS) {
   describe(`mulligan CLI against a server [${kind}]`, () => {

@@ -6,54 +6,19 @@
  * UNAVAILABLE.
  */
 import assert from "node:assert/strict";
-import { createServer } from "node:net";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { describeError, MulliganClient } from "../src/client/index.js";
 import { Health, HealthCheckResponse_ServingStatus } from "../src/gen/health/v1/health_pb.js";
 import { IdentityService } from "../src/gen/mulligan/iam/v1/iam_pb.js";
 import { MetadataService } from "../src/gen/mulligan/meta/v1/meta_pb.js";
-import type { Host } from "../src/host/host.js";
-import {
-  type FreshStore,
-  freshStore,
-  STORE_KINDS,
-  startHost,
-  startTestServer,
-  type TestServer,
-} from "./harness.js";
-
-/** A loopback port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+import { closedPort, STORE_KINDS, splitHosts } from "./harness.js";
 
 for (const kind of STORE_KINDS) {
   describe(`MulliganClient routes by the catalog [${kind}]`, () => {
-    let store: FreshStore | undefined;
-    let admin: TestServer["admin"];
-    let iamHost: Host | undefined;
-    let metaHost: Host | undefined;
-
-    before(async () => {
-      store = await freshStore(kind);
-      const first = await startTestServer(store.url);
-      admin = first.admin;
-      await first.stop();
-      iamHost = await startHost(store.url, ["iam"]);
-      metaHost = await startHost(store.url, ["meta"]);
-    });
-    after(async () => {
-      await metaHost?.stop(1000);
-      await iamHost?.stop(1000);
-      await store?.drop();
-    });
+    const hosts = splitHosts(kind);
 
     it("sends each service's calls to the process that hosts it, from either address", async () => {
-      assert.ok(iamHost && metaHost);
+      const { admin, iamHost, metaHost } = hosts();
       for (const entry of [iamHost.url, metaHost.url]) {
         const client = await MulliganClient.connect({ server: entry, token: admin.token });
         try {
@@ -75,7 +40,7 @@ for (const kind of STORE_KINDS) {
     });
 
     it("reaches a service the catalog does not list through the given server", async () => {
-      assert.ok(metaHost);
+      const { metaHost } = hosts();
       const client = await MulliganClient.connect({ server: metaHost.url.replace("http://", "") });
       try {
         assert.equal(client.serverUrl, metaHost.url);
@@ -88,7 +53,7 @@ for (const kind of STORE_KINDS) {
     });
 
     it("sends no token unless given one, and describes errors by code, reason and field", async () => {
-      assert.ok(iamHost);
+      const { admin, iamHost } = hosts();
       const anonymous = await MulliganClient.connect({ server: iamHost.url });
       try {
         const denied = await anonymous.meta.listRegions({}).then(

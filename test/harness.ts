@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe } from "node:test";
@@ -219,6 +220,50 @@ export function forEachStore(title: string, body: (server: () => TestServer) => 
       });
     });
   }
+}
+
+/** Two processes on one store: iam in one host, meta in the other, and the bootstrap admin. */
+export interface SplitHosts {
+  admin: TestServer["admin"];
+  iamHost: Host;
+  metaHost: Host;
+}
+
+/**
+ * In the enclosing describe: a fresh `kind` store, bootstrapped by a first server that then
+ * stops, with iam and meta each started in its own host on it. Returns the running hosts.
+ */
+export function splitHosts(kind: StoreKind): () => SplitHosts {
+  let store: FreshStore | undefined;
+  let admin: TestServer["admin"] | undefined;
+  let iamHost: Host | undefined;
+  let metaHost: Host | undefined;
+  before(async () => {
+    store = await freshStore(kind);
+    const first = await startTestServer(store.url);
+    admin = first.admin;
+    await first.stop();
+    iamHost = await startHost(store.url, ["iam"]);
+    metaHost = await startHost(store.url, ["meta"]);
+  });
+  after(async () => {
+    await metaHost?.stop(1000);
+    await iamHost?.stop(1000);
+    await store?.drop();
+  });
+  return () => {
+    assert.ok(admin && iamHost && metaHost, "hosts not started");
+    return { admin, iamHost, metaHost };
+  };
+}
+
+/** A loopback port nothing listens on. */
+export async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }
 
 /** Asserts that `p` fails with `code`, ErrorInfo `reason` and (if given) a violation of `field`. */

@@ -21,17 +21,16 @@ import { CatalogService } from "../src/gen/mulligan/catalog/v1/catalog_pb.js";
 import { AccountKind, IdentityService, Role } from "../src/gen/mulligan/iam/v1/iam_pb.js";
 import { MetadataService } from "../src/gen/mulligan/meta/v1/meta_pb.js";
 import { ResourceService } from "../src/gen/mulligan/resource/v1/resource_pb.js";
-import { Host } from "../src/host/host.js";
-import { defaultServeConfig, type ServeConfig } from "../src/platform/config.js";
 import { HealthMonitor } from "../src/platform/health.js";
 import { createLogger } from "../src/platform/logging.js";
-import type { Part } from "../src/platform/service-module.js";
 import type { Store } from "../src/store/store.js";
 import {
   expectGrpcError,
   type FreshStore,
   freshStore,
   STORE_KINDS,
+  splitHosts,
+  startHost,
   startTestServer,
   type TestServer,
 } from "./harness.js";
@@ -57,16 +56,6 @@ function clientAt<T extends DescService>(
       ],
     }),
   );
-}
-
-/** Starts a host on `storeUrl` without bootstrapping it. */
-function startHost(storeUrl: string, services: Part[], configure?: (c: ServeConfig) => void) {
-  const config = defaultServeConfig(mkdtempSync(join(tmpdir(), "mulligan-data-")));
-  config.listen = { host: "127.0.0.1", port: 0 };
-  config.databaseUrl = storeUrl;
-  config.services = services;
-  configure?.(config);
-  return Host.start({ config, logger: pino({ level: "silent" }) });
 }
 
 /** Prometheus samples of one metric: labels and value per line. */
@@ -298,8 +287,10 @@ for (const kind of STORE_KINDS) {
         ],
         { stdio: "ignore" },
       );
-      const host = await startHost(server.storeUrl, ["iam", "meta"], (c) => {
-        c.tls = { certFile: cert, keyFile: key };
+      const host = await startHost(server.storeUrl, ["iam", "meta"], {
+        configure: (c) => {
+          c.tls = { certFile: cert, keyFile: key };
+        },
       });
       try {
         assert.match(host.url, /^https:\/\/127\.0\.0\.1:\d+$/);
@@ -324,27 +315,10 @@ for (const kind of STORE_KINDS) {
   });
 
   describe(`two processes on one store: iam in one, meta in the other [${kind}]`, () => {
-    let store: FreshStore | undefined;
-    let admin: TestServer["admin"];
-    let iamHost: Host | undefined;
-    let metaHost: Host | undefined;
-
-    before(async () => {
-      store = await freshStore(kind);
-      const first = await startTestServer(store.url);
-      admin = first.admin;
-      await first.stop();
-      iamHost = await startHost(store.url, ["iam"]);
-      metaHost = await startHost(store.url, ["meta"]);
-    });
-    after(async () => {
-      await metaHost?.stop(1000);
-      await iamHost?.stop(1000);
-      await store?.drop();
-    });
+    const hosts = splitHosts(kind);
 
     it("each serves only its part, and both appear in the catalog", async () => {
-      assert.ok(iamHost && metaHost);
+      const { admin, iamHost, metaHost } = hosts();
       await assert.rejects(
         clientAt(MetadataService, iamHost.url, admin.token).listRegions({}),
         (err: unknown) => ConnectError.from(err).code === Code.Unimplemented,
@@ -358,7 +332,7 @@ for (const kind of STORE_KINDS) {
     });
 
     it("meta accepts a token issued by iam in the other process", async () => {
-      assert.ok(iamHost && metaHost);
+      const { admin, iamHost, metaHost } = hosts();
       const auth = await clientAt(IdentityService, iamHost.url).authenticate({
         account: admin.accountName,
         secret: admin.secret,
@@ -377,13 +351,13 @@ for (const kind of STORE_KINDS) {
     });
 
     it("ends health watches with NOT_SERVING and leaves the catalog when stopped", async () => {
-      assert.ok(iamHost && metaHost);
+      const { iamHost, metaHost } = hosts();
       const stream = clientAt(Health, metaHost.url).watch({ service: MetadataService.typeName });
       const seen: Status[] = [];
       const done = (async () => {
         for await (const r of stream) {
           seen.push(r.status);
-          if (seen.length === 1) void metaHost?.stop(2000);
+          if (seen.length === 1) void metaHost.stop(2000);
         }
       })();
       await done;

@@ -11,14 +11,15 @@ import type { PageKey } from "../platform/paging.js";
 import { pageOf } from "../platform/paging.js";
 import type { AccountKindName, Principal } from "../platform/principal.js";
 import type { Database } from "../store/database.js";
-import { idempotent } from "../store/request-log.js";
-import type { Store } from "../store/store.js";
+import { type IdempotencyKey, idempotent } from "../store/request-log.js";
+import type { Store, Tx } from "../store/store.js";
 import type { Account, Page } from "./model.js";
 import * as repo from "./repo.js";
 import {
   adminScope,
   managesAccount,
   requestKey,
+  type Scope,
   scopeFilter,
   seesAccount,
   toAccount,
@@ -58,51 +59,71 @@ export interface AccountWithSecret {
   secret: string;
 }
 
-/** Creates an account with a fresh secret (hashed before the transaction: scrypt is slow). */
-export async function createAccount(
+/**
+ * Runs a mutation that stores the hash of a fresh secret (hashed before the transaction: scrypt
+ * is slow) and returns the secret with the account; "" when a retried request replays the first
+ * result, since secrets are never stored.
+ */
+async function withFreshSecret(
   store: Store,
-  caller: Principal,
-  input: CreateAccountInput,
+  key: IdempotencyKey,
+  run: (tx: Tx, hash: string) => Promise<Account>,
 ): Promise<AccountWithSecret> {
   const secret = generateSecret();
   const hash = await hashSecret(secret);
   let issued = false;
   const account = await store.transaction(async (tx) => {
     issued = false;
-    return idempotent(
-      store,
-      tx,
-      requestKey("CreateAccount", caller.accountUuid, input),
-      async () => {
-        if (await repo.findAccountRow(tx, input.name))
-          throw MulliganError.alreadyExists("account", input.name);
-        const now = nowIso();
-        const row: IamAccountsTable = {
-          uuid: newUuid(),
-          name: input.name,
-          kind: input.kind,
-          description: input.description,
-          disabled: 0,
-          secret_hash: hash,
-          created_at: now,
-          updated_at: now,
-        };
-        try {
-          await repo.insertAccount(tx, row);
-        } catch (err) {
-          if (store.isUniqueViolation(err))
-            throw MulliganError.alreadyExists("account", input.name);
-          throw err;
-        }
-        issued = true;
-        return toAccount(row);
-      },
-    );
+    return idempotent(store, tx, key, async () => {
+      const account = await run(tx, hash);
+      issued = true;
+      return account;
+    });
   });
   return { account, secret: issued ? secret : "" };
 }
 
-/** The account if the calling admin may see it; NOT_FOUND otherwise. */
+/** Creates an account with a fresh secret. */
+export async function createAccount(
+  store: Store,
+  caller: Principal,
+  input: CreateAccountInput,
+): Promise<AccountWithSecret> {
+  const key = requestKey("CreateAccount", caller.accountUuid, input);
+  return withFreshSecret(store, key, async (tx, hash) => {
+    if (await repo.findAccountRow(tx, input.name))
+      throw MulliganError.alreadyExists("account", input.name);
+    const now = nowIso();
+    const row: IamAccountsTable = {
+      uuid: newUuid(),
+      name: input.name,
+      kind: input.kind,
+      description: input.description,
+      disabled: 0,
+      secret_hash: hash,
+      created_at: now,
+      updated_at: now,
+    };
+    try {
+      await repo.insertAccount(tx, row);
+    } catch (err) {
+      if (store.isUniqueViolation(err)) throw MulliganError.alreadyExists("account", input.name);
+      throw err;
+    }
+    return toAccount(row);
+  });
+}
+
+/** The account and its bindings if an admin of `scope` sees it; NOT_FOUND otherwise. */
+export async function accountSeenIn(db: Kysely<Database>, scope: Scope, ref: string) {
+  const row = await repo.findAccountRow(db, ref);
+  const bindings = row ? await repo.bindingsOfAccount(db, row.uuid) : [];
+  if (!row || !seesAccount(scope, bindings))
+    throw MulliganError.notFound("account", ref, "account");
+  return { row, bindings };
+}
+
+/** The account if the calling admin may see it (and, if `manage`, change it). */
 async function visibleAccount(
   db: Kysely<Database>,
   caller: Principal,
@@ -110,10 +131,7 @@ async function visibleAccount(
   manage: boolean,
 ) {
   const scope = await adminScope(db, caller);
-  const row = await repo.findAccountRow(db, ref);
-  const bindings = row ? await repo.bindingsOfAccount(db, row.uuid) : [];
-  if (!row || !seesAccount(scope, bindings))
-    throw MulliganError.notFound("account", ref, "account");
+  const { row, bindings } = await accountSeenIn(db, scope, ref);
   if (manage && !managesAccount(scope, bindings))
     throw MulliganError.permissionDenied(
       "ACCOUNT_OUT_OF_SCOPE",
@@ -141,21 +159,27 @@ export async function listAccounts(
   return { items: page.items.map(toAccount), nextPageToken: page.nextPageToken };
 }
 
-async function refuseLastAdmin(
+/**
+ * FAILED_PRECONDITION LAST_ADMIN (with `message`) if `account` is enabled and no other enabled
+ * account holds a global admin binding: the change would leave nobody to administer.
+ */
+export async function refuseLastAdmin(
+  db: Kysely<Database>,
+  account: IamAccountsTable,
+  message: string,
+): Promise<void> {
+  if (account.disabled === 0 && (await repo.countOtherGlobalAdmins(db, account.uuid)) === 0)
+    throw MulliganError.failedPrecondition("LAST_ADMIN", message);
+}
+
+/** Refuses to disable or delete the last enabled global admin. */
+async function refuseLastAdminAccount(
   db: Kysely<Database>,
   row: IamAccountsTable,
   bindings: { project_uuid: string; role: string }[],
 ) {
-  const isGlobalAdmin = bindings.some((b) => b.project_uuid === "" && b.role === "admin");
-  if (
-    isGlobalAdmin &&
-    row.disabled === 0 &&
-    (await repo.countOtherGlobalAdmins(db, row.uuid)) === 0
-  )
-    throw MulliganError.failedPrecondition(
-      "LAST_ADMIN",
-      `account "${row.name}" is the last global admin`,
-    );
+  if (bindings.some((b) => b.project_uuid === "" && b.role === "admin"))
+    await refuseLastAdmin(db, row, `account "${row.name}" is the last global admin`);
 }
 
 export async function updateAccount(
@@ -166,7 +190,7 @@ export async function updateAccount(
   return store.transaction((tx) =>
     idempotent(store, tx, requestKey("UpdateAccount", caller.accountUuid, input), async () => {
       const { row, bindings } = await visibleAccount(tx, caller, input.account, true);
-      if (input.disabled === true) await refuseLastAdmin(tx, row, bindings);
+      if (input.disabled === true) await refuseLastAdminAccount(tx, row, bindings);
       const patch = {
         ...(input.description !== undefined && { description: input.description }),
         ...(input.disabled !== undefined && { disabled: input.disabled ? 1 : 0 }),
@@ -187,7 +211,7 @@ export async function deleteAccount(
   await store.transaction((tx) =>
     idempotent(store, tx, requestKey("DeleteAccount", caller.accountUuid, input), async () => {
       const { row, bindings } = await visibleAccount(tx, caller, input.account, true);
-      await refuseLastAdmin(tx, row, bindings);
+      await refuseLastAdminAccount(tx, row, bindings);
       await repo.deleteAccountRow(tx, row.uuid);
       return null;
     }),
@@ -204,27 +228,15 @@ export async function resetAccountSecret(
   caller: Principal,
   input: AccountRefInput,
 ): Promise<AccountWithSecret> {
-  const secret = generateSecret();
-  const hash = await hashSecret(secret);
-  let issued = false;
-  const account = await store.transaction(async (tx) => {
-    issued = false;
-    return idempotent(
-      store,
-      tx,
-      requestKey("ResetAccountSecret", caller.accountUuid, input),
-      async () => {
-        const own = await repo.findAccountRow(tx, input.account);
-        const row =
-          own?.uuid === caller.accountUuid
-            ? own
-            : (await visibleAccount(tx, caller, input.account, true)).row;
-        const updatedAt = nowIso();
-        await repo.updateAccountRow(tx, row.uuid, { secret_hash: hash, updated_at: updatedAt });
-        issued = true;
-        return toAccount({ ...row, updated_at: updatedAt });
-      },
-    );
+  const key = requestKey("ResetAccountSecret", caller.accountUuid, input);
+  return withFreshSecret(store, key, async (tx, hash) => {
+    const own = await repo.findAccountRow(tx, input.account);
+    const row =
+      own?.uuid === caller.accountUuid
+        ? own
+        : (await visibleAccount(tx, caller, input.account, true)).row;
+    const updatedAt = nowIso();
+    await repo.updateAccountRow(tx, row.uuid, { secret_hash: hash, updated_at: updatedAt });
+    return toAccount({ ...row, updated_at: updatedAt });
   });
-  return { account, secret: issued ? secret : "" };
 }

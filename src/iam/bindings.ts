@@ -9,18 +9,11 @@ import { type PageKey, pageOf } from "../platform/paging.js";
 import type { Principal, RoleName } from "../platform/principal.js";
 import { idempotent } from "../store/request-log.js";
 import type { Store, Tx } from "../store/store.js";
+import { accountSeenIn, refuseLastAdmin } from "./accounts.js";
 import type { Page, RoleBinding } from "./model.js";
 import { projectIn } from "./projects.js";
 import * as repo from "./repo.js";
-import {
-  adminScope,
-  inScope,
-  requestKey,
-  scopeFilter,
-  seesAccount,
-  toBinding,
-  visibleScope,
-} from "./scope.js";
+import { adminScope, inScope, requestKey, scopeFilter, toBinding, visibleScope } from "./scope.js";
 
 /** A grant or revoke; project undefined means a global binding. */
 export interface BindingInput {
@@ -103,14 +96,10 @@ export async function revokeRole(
   await store.transaction((tx) =>
     idempotent(store, tx, requestKey("RevokeRole", caller.accountUuid, input), async () => {
       const { account, project } = await resolveTarget(tx, caller, input);
-      if (
-        project === undefined &&
-        input.role === "admin" &&
-        account.disabled === 0 &&
-        (await repo.countOtherGlobalAdmins(tx, account.uuid)) === 0
-      )
-        throw MulliganError.failedPrecondition(
-          "LAST_ADMIN",
+      if (project === undefined && input.role === "admin")
+        await refuseLastAdmin(
+          tx,
+          account,
           `account "${account.name}" holds the last global admin binding`,
         );
       const deleted = await repo.deleteBinding(tx, account.uuid, project?.uuid ?? "", input.role);
@@ -129,13 +118,10 @@ export async function listRoleBindings(
 ): Promise<Page<RoleBinding>> {
   const db = store.db;
   const scope = await adminScope(db, caller);
-  let accountUuid: string | undefined;
-  if (input.account !== undefined) {
-    const row = await repo.findAccountRow(db, input.account);
-    if (!row || !seesAccount(scope, await repo.bindingsOfAccount(db, row.uuid)))
-      throw MulliganError.notFound("account", input.account, "account");
-    accountUuid = row.uuid;
-  }
+  const accountUuid =
+    input.account === undefined
+      ? undefined
+      : (await accountSeenIn(db, scope, input.account)).row.uuid;
   const projectUuid =
     input.project === undefined
       ? undefined

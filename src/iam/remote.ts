@@ -3,10 +3,11 @@
  * from a remote IdentityService over gRPC. Project lookups carry the caller's own token, so
  * the remote side applies exactly the visibility rules of GetProject.
  */
-import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
+import { createClient, type Transport } from "@connectrpc/connect";
 import { IdentityService } from "../gen/mulligan/iam/v1/iam_pb.js";
 import type { Caller } from "../platform/caller.js";
 import type { ProjectDirectory, ProjectRef } from "../platform/directory.js";
+import { asCaller, findEach, unlessNotFound } from "../platform/remote-directory.js";
 import type { KeySource, VerificationKey } from "../platform/tokens.js";
 
 /** Keys from GetSigningKeys (a public RPC); the TokenVerifier caches them. */
@@ -32,21 +33,12 @@ export class RemoteProjectDirectory implements ProjectDirectory {
   }
 
   async findProject(caller: Caller, ref: string): Promise<ProjectRef | undefined> {
-    try {
-      const res = await this.client.getProject(
-        { project: ref },
-        { headers: { authorization: `Bearer ${caller.token}` } },
-      );
-      const p = res.project;
-      return p ? { uuid: p.uuid, name: p.name, parentUuid: p.parentUuid || null } : undefined;
-    } catch (err) {
-      if (ConnectError.from(err).code === Code.NotFound) return undefined;
-      throw err;
-    }
+    const res = await unlessNotFound(this.client.getProject({ project: ref }, asCaller(caller)));
+    const p = res?.project;
+    return p ? { uuid: p.uuid, name: p.name, parentUuid: p.parentUuid || null } : undefined;
   }
 
-  async getProjects(caller: Caller, uuids: readonly string[]): Promise<Map<string, ProjectRef>> {
-    const found = await Promise.all([...new Set(uuids)].map((u) => this.findProject(caller, u)));
-    return new Map(found.filter((p): p is ProjectRef => p !== undefined).map((p) => [p.uuid, p]));
+  getProjects(caller: Caller, uuids: readonly string[]): Promise<Map<string, ProjectRef>> {
+    return findEach(uuids, (u) => this.findProject(caller, u));
   }
 }

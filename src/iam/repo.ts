@@ -3,10 +3,10 @@
  * either on the store or inside a caller's transaction. Lists use keyset pagination on
  * (name, uuid): they fetch `limit` rows, the caller passes pageSize + 1.
  */
-import { type Kysely, sql } from "kysely";
-import type { PageKey } from "../platform/paging.js";
+import type { Kysely } from "kysely";
 import { isUuid } from "../platform/validate.js";
 import type { Database } from "../store/database.js";
+import { afterKey, type Window } from "../store/keyset.js";
 import type {
   IamAccountsTable,
   IamProjectsTable,
@@ -23,17 +23,6 @@ export type BindingRow = IamRoleBindingsTable & {
   account_name: string;
   project_name: string | null;
 };
-
-/** Where a keyset page starts and how many rows to fetch. */
-export interface Window {
-  after: PageKey | undefined;
-  limit: number;
-}
-
-/** Rows after a page key in (name, uuid) order (a row-value comparison: SQLite and Postgres). */
-function after(nameColumn: string, uuidColumn: string, key: PageKey) {
-  return sql<boolean>`(${sql.ref(nameColumn)}, ${sql.ref(uuidColumn)}) > (${key.k}, ${key.u})`;
-}
 
 export async function countAccounts(db: Db): Promise<number> {
   const r = await db
@@ -71,7 +60,7 @@ export async function listAccountRows(
       eb.selectFrom("iam_role_bindings").select("account_uuid").where("project_uuid", "in", within),
     );
   }
-  if (w.after) q = q.where(after("name", "uuid", w.after));
+  if (w.after) q = q.where(afterKey("name", "uuid", w.after));
   return q.orderBy("name").orderBy("uuid").limit(w.limit).execute();
 }
 
@@ -124,7 +113,7 @@ export async function listProjectRows(
   let q = projects(db);
   if (filter.parentUuid) q = q.where("p.parent_uuid", "=", filter.parentUuid);
   if (filter.within) q = q.where("p.uuid", "in", filter.within);
-  if (w.after) q = q.where(after("p.name", "p.uuid", w.after));
+  if (w.after) q = q.where(afterKey("p.name", "p.uuid", w.after));
   return q.orderBy("p.name").orderBy("p.uuid").limit(w.limit).execute();
 }
 
@@ -253,7 +242,7 @@ export async function listBindingRows(
   if (filter.accountUuid) q = q.where("b.account_uuid", "=", filter.accountUuid);
   if (filter.projectUuid) q = q.where("b.project_uuid", "=", filter.projectUuid);
   if (filter.within) q = q.where("b.project_uuid", "in", filter.within);
-  if (w.after) q = q.where(after("a.name", "b.uuid", w.after));
+  if (w.after) q = q.where(afterKey("a.name", "b.uuid", w.after));
   return q.orderBy("a.name").orderBy("b.uuid").limit(w.limit).execute();
 }
 

@@ -2,12 +2,12 @@
  * IdentityService handlers: decode (validate.ts) → caller (the interceptor already applied
  * policy.ts) → domain → encode (wire.ts). Nothing else happens here.
  */
-import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import type { ServiceImpl } from "@connectrpc/connect";
 import type { IdentityService } from "../gen/mulligan/iam/v1/iam_pb.js";
-import { callerOf } from "../platform/caller.js";
+import { principalOf } from "../platform/caller.js";
 import { MulliganError } from "../platform/errors.js";
 import { peerAddressKey } from "../platform/principal.js";
-import { applyRuntimeSettings } from "../platform/runtime-settings.js";
+import { configureHandler } from "../platform/runtime-settings.js";
 import type { ServiceDeps } from "../platform/service-module.js";
 import { TOKEN_ISSUER } from "../platform/tokens.js";
 import * as accounts from "./accounts.js";
@@ -25,8 +25,6 @@ import {
   signingKeyMessage,
   timestamp,
 } from "./wire.js";
-
-const principal = (ctx: HandlerContext) => callerOf(ctx).principal;
 
 /** The handlers of every IdentityService RPC. */
 export function identityService({
@@ -65,13 +63,13 @@ export function identityService({
     async rotateSigningKey(req, ctx) {
       const key = await rotateSigningKey(
         store,
-        principal(ctx),
+        principalOf(ctx),
         validate.decodeRotateSigningKey(req),
       );
       return { key: signingKeyMessage(key) };
     },
     async whoAmI(_req, ctx) {
-      const r = await whoAmI(store, principal(ctx));
+      const r = await whoAmI(store, principalOf(ctx));
       return {
         account: accountMessage(r.account),
         project: r.project ? projectMessage(r.project) : undefined,
@@ -82,19 +80,19 @@ export function identityService({
     async createAccount(req, ctx) {
       const r = await accounts.createAccount(
         store,
-        principal(ctx),
+        principalOf(ctx),
         validate.decodeCreateAccount(req),
       );
       return { account: accountMessage(r.account), secret: r.secret };
     },
     async getAccount(req, ctx) {
-      const a = await accounts.getAccount(store, principal(ctx), validate.decodeGetAccount(req));
+      const a = await accounts.getAccount(store, principalOf(ctx), validate.decodeGetAccount(req));
       return { account: accountMessage(a) };
     },
     async listAccounts(req, ctx) {
       const page = await accounts.listAccounts(
         store,
-        principal(ctx),
+        principalOf(ctx),
         validate.decodeListAccounts(req),
       );
       return { accounts: page.items.map(accountMessage), nextPageToken: page.nextPageToken };
@@ -102,19 +100,19 @@ export function identityService({
     async updateAccount(req, ctx) {
       const a = await accounts.updateAccount(
         store,
-        principal(ctx),
+        principalOf(ctx),
         validate.decodeUpdateAccount(req),
       );
       return { account: accountMessage(a) };
     },
     async deleteAccount(req, ctx) {
-      await accounts.deleteAccount(store, principal(ctx), validate.decodeAccountRef(req));
+      await accounts.deleteAccount(store, principalOf(ctx), validate.decodeAccountRef(req));
       return {};
     },
     async resetAccountSecret(req, ctx) {
       const r = await accounts.resetAccountSecret(
         store,
-        principal(ctx),
+        principalOf(ctx),
         validate.decodeAccountRef(req),
       );
       return { account: accountMessage(r.account), secret: r.secret };
@@ -122,19 +120,19 @@ export function identityService({
     async createProject(req, ctx) {
       const p = await projects.createProject(
         store,
-        principal(ctx),
+        principalOf(ctx),
         validate.decodeCreateProject(req),
       );
       return { project: projectMessage(p) };
     },
     async getProject(req, ctx) {
-      const p = await projects.getProject(store, principal(ctx), validate.decodeGetProject(req));
+      const p = await projects.getProject(store, principalOf(ctx), validate.decodeGetProject(req));
       return { project: projectMessage(p) };
     },
     async listProjects(req, ctx) {
       const page = await projects.listProjects(
         store,
-        principal(ctx),
+        principalOf(ctx),
         validate.decodeListProjects(req),
       );
       return { projects: page.items.map(projectMessage), nextPageToken: page.nextPageToken };
@@ -142,34 +140,31 @@ export function identityService({
     async updateProject(req, ctx) {
       const p = await projects.updateProject(
         store,
-        principal(ctx),
+        principalOf(ctx),
         validate.decodeUpdateProject(req),
       );
       return { project: projectMessage(p) };
     },
     async deleteProject(req, ctx) {
-      await projects.deleteProject(store, principal(ctx), validate.decodeDeleteProject(req));
+      await projects.deleteProject(store, principalOf(ctx), validate.decodeDeleteProject(req));
       return {};
     },
     async grantRole(req, ctx) {
-      const b = await bindings.grantRole(store, principal(ctx), validate.decodeBinding(req));
+      const b = await bindings.grantRole(store, principalOf(ctx), validate.decodeBinding(req));
       return { binding: bindingMessage(b) };
     },
     async revokeRole(req, ctx) {
-      await bindings.revokeRole(store, principal(ctx), validate.decodeBinding(req));
+      await bindings.revokeRole(store, principalOf(ctx), validate.decodeBinding(req));
       return {};
     },
     async listRoleBindings(req, ctx) {
       const page = await bindings.listRoleBindings(
         store,
-        principal(ctx),
+        principalOf(ctx),
         validate.decodeListRoleBindings(req),
       );
       return { bindings: page.items.map(bindingMessage), nextPageToken: page.nextPageToken };
     },
-    async configure(req, ctx) {
-      const paths = req.updateMask?.paths ?? [];
-      return { settings: applyRuntimeSettings(principal(ctx), logger, req.settings, paths) };
-    },
+    configure: configureHandler(logger),
   };
 }

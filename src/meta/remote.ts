@@ -3,13 +3,12 @@
  * MetadataService, asked with the caller's own token, so the remote side applies exactly the
  * visibility rules of GetRegion and ListRegions.
  */
-import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
+import { createClient, type Transport } from "@connectrpc/connect";
 import { MetadataService } from "../gen/mulligan/meta/v1/meta_pb.js";
 import type { Caller } from "../platform/caller.js";
 import type { RegionDirectory, RegionRef } from "../platform/directory.js";
+import { asCaller, findEach, unlessNotFound } from "../platform/remote-directory.js";
 import { MAX_PAGE_SIZE } from "../platform/validate.js";
-
-const auth = (caller: Caller) => ({ headers: { authorization: `Bearer ${caller.token}` } });
 
 /** Regions from GetRegion and ListRegions; NOT_FOUND means absent. */
 export class RemoteRegionDirectory implements RegionDirectory {
@@ -20,13 +19,9 @@ export class RemoteRegionDirectory implements RegionDirectory {
   }
 
   async findRegion(caller: Caller, ref: string): Promise<RegionRef | undefined> {
-    try {
-      const r = (await this.client.getRegion({ region: ref }, auth(caller))).region;
-      return r ? { uuid: r.uuid, name: r.name } : undefined;
-    } catch (err) {
-      if (ConnectError.from(err).code === Code.NotFound) return undefined;
-      throw err;
-    }
+    const res = await unlessNotFound(this.client.getRegion({ region: ref }, asCaller(caller)));
+    const r = res?.region;
+    return r ? { uuid: r.uuid, name: r.name } : undefined;
   }
 
   /** Walks the children level by level (ListRegions lists direct children of a parent). */
@@ -42,7 +37,7 @@ export class RemoteRegionDirectory implements RegionDirectory {
       do {
         const res = await this.client.listRegions(
           { parent: at, pageSize: MAX_PAGE_SIZE, pageToken },
-          auth(caller),
+          asCaller(caller),
         );
         queue.push(...res.regions.map((r) => r.uuid));
         pageToken = res.nextPageToken;
@@ -51,8 +46,7 @@ export class RemoteRegionDirectory implements RegionDirectory {
     return found;
   }
 
-  async getRegions(caller: Caller, uuids: readonly string[]): Promise<Map<string, RegionRef>> {
-    const found = await Promise.all([...new Set(uuids)].map((u) => this.findRegion(caller, u)));
-    return new Map(found.filter((r): r is RegionRef => r !== undefined).map((r) => [r.uuid, r]));
+  getRegions(caller: Caller, uuids: readonly string[]): Promise<Map<string, RegionRef>> {
+    return findEach(uuids, (u) => this.findRegion(caller, u));
   }
 }

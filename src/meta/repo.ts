@@ -4,18 +4,12 @@
  * rows, the caller passes pageSize + 1. Tenancy is applied in SQL through an ObjectScope.
  */
 import { type Kysely, type RawBuilder, type SqlBool, sql } from "kysely";
-import type { PageKey } from "../platform/paging.js";
 import { isUuid } from "../platform/validate.js";
 import type { Database } from "../store/database.js";
+import { afterKey, type Window } from "../store/keyset.js";
 import type { MetaObjectsTable, MetaPropertyDefinitionsTable, MetaRegionsTable } from "./tables.js";
 
 type Db = Kysely<Database>;
-
-/** Where a keyset page starts and how many rows to fetch. */
-export interface Window {
-  after: PageKey | undefined;
-  limit: number;
-}
 
 /**
  * The objects a query may return: every object, or those owned by `projects` ('' stands for
@@ -142,14 +136,7 @@ export async function findObjectRows(
         .where("key", "=", key)
         .where("value", "=", value),
     );
-  const after = w.after;
-  if (after)
-    q = q.where((eb) =>
-      eb.or([
-        eb("o.name", ">", after.k),
-        eb.and([eb("o.name", "=", after.k), eb("o.uuid", ">", after.u)]),
-      ]),
-    );
+  if (w.after) q = q.where(afterKey("o.name", "o.uuid", w.after));
   return q.orderBy("o.name").orderBy("o.uuid").limit(w.limit).execute();
 }
 
@@ -263,14 +250,7 @@ export async function listRegionRows(
 ): Promise<RegionRow[]> {
   let q = regions(db, filter.externalOnly);
   if (filter.parentUuid) q = q.where("g.parent_uuid", "=", filter.parentUuid);
-  const after = w.after;
-  if (after)
-    q = q.where((eb) =>
-      eb.or([
-        eb("o.name", ">", after.k),
-        eb.and([eb("o.name", "=", after.k), eb("o.uuid", ">", after.u)]),
-      ]),
-    );
+  if (w.after) q = q.where(afterKey("o.name", "o.uuid", w.after));
   return q.orderBy("o.name").orderBy("o.uuid").limit(w.limit).execute();
 }
 
@@ -333,14 +313,7 @@ export async function listDefinitionRows(
 ): Promise<MetaPropertyDefinitionsTable[]> {
   let q = db.selectFrom("meta_property_definitions").selectAll();
   if (kind) q = q.where("kind", "=", kind);
-  const after = w.after;
-  if (after)
-    q = q.where((eb) =>
-      eb.or([
-        eb("kind", ">", after.k),
-        eb.and([eb("kind", "=", after.k), eb("key", ">", after.u)]),
-      ]),
-    );
+  if (w.after) q = q.where(afterKey("kind", "key", w.after));
   return q.orderBy("kind").orderBy("key").limit(w.limit).execute();
 }
 

@@ -5,7 +5,7 @@
  */
 import type { Caller } from "../platform/caller.js";
 import { type PageKey, pageOf } from "../platform/paging.js";
-import { resolveProject } from "../platform/project-scope.js";
+import { projectFilter } from "../platform/project-scope.js";
 import { isUuid } from "../platform/validate.js";
 import { canonicalJson } from "../store/request-log.js";
 import { type MetaDeps, nameScope, readScope, withProjectNames } from "./access.js";
@@ -48,10 +48,7 @@ export async function lookupObjects(
 ): Promise<LookupResult[]> {
   const p = caller.principal;
   const db = deps.store.db;
-  const project =
-    input.project === undefined
-      ? undefined
-      : await resolveProject(deps.projects, caller, input.project, "project");
+  const project = await projectFilter(deps.projects, caller, input.project);
   const uuids = [...new Set(input.refs.filter(isUuid).map((r) => r.toLowerCase()))];
   const names = [...new Set(input.refs.filter((r) => !isUuid(r)))];
   const rows = [
@@ -79,10 +76,7 @@ export async function findObjects(
 ): Promise<Page<RegisteredObject>> {
   const p = caller.principal;
   const db = deps.store.db;
-  const project =
-    input.project === undefined
-      ? undefined
-      : await resolveProject(deps.projects, caller, input.project, "project");
+  const project = await projectFilter(deps.projects, caller, input.project);
   const region =
     input.region === undefined ? undefined : await visibleRegion(db, p, input.region, "region");
   const rows = await repo.findObjectRows(

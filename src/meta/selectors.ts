@@ -6,7 +6,7 @@
 import type { Kysely } from "kysely";
 import type { Caller } from "../platform/caller.js";
 import { MulliganError } from "../platform/errors.js";
-import { resolveProject } from "../platform/project-scope.js";
+import { projectFilter } from "../platform/project-scope.js";
 import { isUuid } from "../platform/validate.js";
 import type { Database } from "../store/database.js";
 import { type MetaDeps, nameScope, readScope } from "./access.js";
@@ -37,10 +37,7 @@ export async function resolveSelector(
   const p = caller.principal;
   if (isUuid(sel.object))
     return { ref: sel.object.toLowerCase(), byUuid: true, scope: readScope(p) };
-  const project =
-    sel.project === undefined
-      ? undefined
-      : await resolveProject(deps.projects, caller, sel.project, "selector.project");
+  const project = await projectFilter(deps.projects, caller, sel.project, "selector.project");
   return { ref: sel.object, byUuid: false, kind: sel.kind, scope: nameScope(p, project?.uuid) };
 }
 

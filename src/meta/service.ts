@@ -2,11 +2,11 @@
  * MetadataService handlers: decode (validate.ts) → caller (the interceptor already applied
  * policy.ts) → domain → encode (wire.ts). Nothing else happens here.
  */
-import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import type { ServiceImpl } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import type { MetadataService } from "../gen/mulligan/meta/v1/meta_pb.js";
-import { callerOf } from "../platform/caller.js";
-import { applyRuntimeSettings } from "../platform/runtime-settings.js";
+import { callerOf, principalOf } from "../platform/caller.js";
+import { configureHandler } from "../platform/runtime-settings.js";
 import type { MetaDeps } from "./access.js";
 import * as objects from "./objects.js";
 import * as properties from "./properties.js";
@@ -15,8 +15,6 @@ import * as search from "./search.js";
 import * as validate from "./validate.js";
 import { definitionMessage, lookupResultMessage, objectMessage, regionMessage } from "./wire.js";
 
-const principal = (ctx: HandlerContext) => callerOf(ctx).principal;
-
 /** The handlers of every MetadataService RPC. */
 export function metadataService(
   deps: MetaDeps & { logger: Logger },
@@ -24,27 +22,35 @@ export function metadataService(
   const { store, logger } = deps;
   return {
     async createRegion(req, ctx) {
-      const r = await regions.createRegion(store, principal(ctx), validate.decodeCreateRegion(req));
+      const r = await regions.createRegion(
+        store,
+        principalOf(ctx),
+        validate.decodeCreateRegion(req),
+      );
       return { region: regionMessage(r) };
     },
     async getRegion(req, ctx) {
-      const r = await regions.getRegion(store, principal(ctx), validate.decodeGetRegion(req));
+      const r = await regions.getRegion(store, principalOf(ctx), validate.decodeGetRegion(req));
       return { region: regionMessage(r) };
     },
     async listRegions(req, ctx) {
       const page = await regions.listRegions(
         store,
-        principal(ctx),
+        principalOf(ctx),
         validate.decodeListRegions(req),
       );
       return { regions: page.items.map(regionMessage), nextPageToken: page.nextPageToken };
     },
     async updateRegion(req, ctx) {
-      const r = await regions.updateRegion(store, principal(ctx), validate.decodeUpdateRegion(req));
+      const r = await regions.updateRegion(
+        store,
+        principalOf(ctx),
+        validate.decodeUpdateRegion(req),
+      );
       return { region: regionMessage(r) };
     },
     async deleteRegion(req, ctx) {
-      await regions.deleteRegion(store, principal(ctx), validate.decodeDeleteRegion(req));
+      await regions.deleteRegion(store, principalOf(ctx), validate.decodeDeleteRegion(req));
       return {};
     },
     async registerObject(req, ctx) {
@@ -86,7 +92,7 @@ export function metadataService(
     async defineProperty(req, ctx) {
       const d = await properties.defineProperty(
         store,
-        principal(ctx),
+        principalOf(ctx),
         validate.decodeDefineProperty(req),
       );
       return { definition: definitionMessage(d) };
@@ -101,7 +107,7 @@ export function metadataService(
     async deletePropertyDefinition(req, ctx) {
       await properties.deleteDefinition(
         store,
-        principal(ctx),
+        principalOf(ctx),
         validate.decodeDeletePropertyDefinition(req),
       );
       return {};
@@ -110,11 +116,6 @@ export function metadataService(
       const o = await objects.setProperties(deps, callerOf(ctx), validate.decodeSetProperties(req));
       return { object: objectMessage(o) };
     },
-    async configure(req, ctx) {
-      const paths = req.updateMask?.paths ?? [];
-      return {
-        settings: applyRuntimeSettings(callerOf(ctx).principal, logger, req.settings, paths),
-      };
-    },
+    configure: configureHandler(logger),
   };
 }

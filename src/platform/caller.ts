@@ -20,3 +20,8 @@ export function callerOf(ctx: HandlerContext): Caller {
   if (!principal) throw MulliganError.unauthenticated("TOKEN_MISSING", "this call needs a token");
   return { principal, token: ctx.values.get(tokenKey) };
 }
+
+/** The principal of an authenticated call (what most handlers hand to the domain). */
+export function principalOf(ctx: HandlerContext): Principal {
+  return callerOf(ctx).principal;
+}

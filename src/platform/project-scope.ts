@@ -44,3 +44,13 @@ export async function resolveProject(
   if (!found) throw MulliganError.notFound("project", ref, field);
   return { uuid: found.uuid, name: found.name };
 }
+
+/** An optional project filter: none when the request names no project, else resolveProject's. */
+export async function projectFilter(
+  projects: ProjectDirectory,
+  caller: Caller,
+  ref: string | undefined,
+  field = "project",
+): Promise<ProjectChoice | undefined> {
+  return ref === undefined ? undefined : resolveProject(projects, caller, ref, field);
+}

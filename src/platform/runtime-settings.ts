@@ -2,7 +2,9 @@
  * The Configure RPC shared by every service: runtime settings that change without a restart.
  * Today: the service's log level.
  */
+import type { HandlerContext } from "@connectrpc/connect";
 import type { Logger } from "pino";
+import { principalOf } from "./caller.js";
 import { MulliganError } from "./errors.js";
 import type { Principal } from "./principal.js";
 import { Violations } from "./validate.js";
@@ -40,4 +42,19 @@ export function applyRuntimeSettings(
   v.throwIfAny();
   if (changing) logger.level = level;
   return { logLevel: logger.level };
+}
+
+/** The Configure handler of every service: applies the request's masked settings to `logger`. */
+export function configureHandler(logger: Logger) {
+  return async (
+    req: { settings?: RuntimeSettingsInput; updateMask?: { paths: string[] } },
+    ctx: HandlerContext,
+  ) => ({
+    settings: applyRuntimeSettings(
+      principalOf(ctx),
+      logger,
+      req.settings,
+      req.updateMask?.paths ?? [],
+    ),
+  });
 }

@@ -31,12 +31,7 @@ export function roleCommand(): Command {
 
   withRequestId(binding(role.command("grant <account> <role>").description("grant a role"))).action(
     async (account: string, roleName: string, o: BindingOptions, cmd: Command) => {
-      const request = {
-        requestId: requestId(o),
-        account,
-        ...scope(o),
-        role: enumValue(Role, roleName, "role"),
-      };
+      const request = bindingRequest(account, roleName, o);
       await withClient(cmd, async (client, g) => {
         const res = await client.iam.grantRole(request);
         if (res.binding) printOne(g.output, RoleBindingSchema, res.binding, DETAIL);
@@ -47,12 +42,7 @@ export function roleCommand(): Command {
   withRequestId(
     binding(role.command("revoke <account> <role>").description("revoke a role")),
   ).action(async (account: string, roleName: string, o: BindingOptions, cmd: Command) => {
-    const request = {
-      requestId: requestId(o),
-      account,
-      ...scope(o),
-      role: enumValue(Role, roleName, "role"),
-    };
+    const request = bindingRequest(account, roleName, o);
     await withClient(cmd, async (client, g) => {
       await client.iam.revokeRole(request);
       if (g.output === "table") write(`revoked ${roleName} from ${account}`);
@@ -91,9 +81,17 @@ function binding(cmd: Command): Command {
     .option("--global", "a global binding, on every project (admin, operator, reader, executor)");
 }
 
-/** The binding's project: exactly one of --project and --global, so a global grant is explicit. */
-function scope(o: BindingOptions): { project: string } {
+/**
+ * The grant or revoke request. The binding's project: exactly one of --project and --global,
+ * so a global grant is explicit.
+ */
+function bindingRequest(account: string, roleName: string, o: BindingOptions) {
   if (Boolean(o.project) === Boolean(o.global))
     throw new UsageError("give exactly one of --project P and --global");
-  return { project: o.project ?? "" };
+  return {
+    requestId: requestId(o),
+    account,
+    project: o.project ?? "",
+    role: enumValue(Role, roleName, "role"),
+  };
 }
