@@ -9,7 +9,7 @@ import type { Caller } from "../platform/caller.js";
 import { MulliganError } from "../platform/errors.js";
 import { nowIso } from "../platform/ids.js";
 import type { Principal } from "../platform/principal.js";
-import { resolveProject } from "../platform/project-scope.js";
+import { projectFilter } from "../platform/project-scope.js";
 import type { Database } from "../store/database.js";
 import { idempotent } from "../store/request-log.js";
 import type { Store } from "../store/store.js";
@@ -83,10 +83,7 @@ export async function claim(
   caller: Caller,
   input: ClaimInput,
 ): Promise<ClaimResult> {
-  const project =
-    input.project === undefined
-      ? undefined
-      : await resolveProject(deps.projects, caller, input.project);
+  const project = await projectFilter(deps.projects, caller, input.project);
   const userUuid = input.user === undefined ? null : resolveUser(caller, input.user);
   const { store } = deps;
   return store.transaction((tx) =>

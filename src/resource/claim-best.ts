@@ -8,7 +8,7 @@ import type { Caller } from "../platform/caller.js";
 import type { ProjectDirectory } from "../platform/directory.js";
 import { MulliganError } from "../platform/errors.js";
 import { newUuid } from "../platform/ids.js";
-import { resolveProject } from "../platform/project-scope.js";
+import { projectFilter, resolveProject } from "../platform/project-scope.js";
 import { type IdempotencyKey, idempotent } from "../store/request-log.js";
 import type { Store } from "../store/store.js";
 import { requestKey } from "./access.js";
@@ -132,10 +132,7 @@ export async function claimBest(
   const key = requestKey("ClaimBest", p, sent);
   const previous = await recorded<ClaimResult & { attempts: number }>(store, key);
   if (previous) return previous;
-  const project =
-    input.project === undefined
-      ? undefined
-      : await resolveProject(deps.projects, caller, input.project);
+  const project = await projectFilter(deps.projects, caller, input.project);
   const userUuid = input.user === undefined ? null : resolveUser(caller, input.user);
   const consumer = input.consumer ?? newUuid();
   let attempts = 0;

@@ -4,9 +4,9 @@
  * interceptor already applied policy.ts), and encodes (wire-claims.ts). Committed writes wake
  * this process's watchers through the store (watch.ts notifyingStore).
  */
-import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import type { ServiceImpl } from "@connectrpc/connect";
 import type { ResourceService } from "../gen/mulligan/resource/v1/resource_pb.js";
-import { callerOf } from "../platform/caller.js";
+import { callerOf, principalOf } from "../platform/caller.js";
 import * as allocations from "./allocations.js";
 import { claimBest, findCandidatesFor, type SearchDeps } from "./claim-best.js";
 import * as consumers from "./consumers.js";
@@ -44,7 +44,7 @@ type ClaimMethods =
   | "getQuotas"
   | "watchProviders";
 
-const principal = (ctx: HandlerContext) => callerOf(ctx).principal;
+const principal = principalOf;
 
 /** The handlers of the claim RPCs. */
 export function claimHandlers(

@@ -3,9 +3,9 @@
  * groups. Each handler decodes (validate.ts), calls the domain with the caller (the
  * interceptor already applied policy.ts), and encodes (wire.ts). Nothing else happens here.
  */
-import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import type { ServiceImpl } from "@connectrpc/connect";
 import type { ResourceService } from "../gen/mulligan/resource/v1/resource_pb.js";
-import { callerOf } from "../platform/caller.js";
+import { callerOf, principalOf } from "../platform/caller.js";
 import * as capabilities from "./capabilities.js";
 import * as classes from "./classes.js";
 import * as groups from "./groups.js";
@@ -42,7 +42,7 @@ type RegistryMethods =
   | "listProviderGroups"
   | "setProviderGroups";
 
-const principal = (ctx: HandlerContext) => callerOf(ctx).principal;
+const principal = principalOf;
 
 /** The handlers of the registry RPCs. */
 export function registryHandlers(

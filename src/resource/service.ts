@@ -5,8 +5,7 @@
  */
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { ResourceService } from "../gen/mulligan/resource/v1/resource_pb.js";
-import { callerOf } from "../platform/caller.js";
-import { applyRuntimeSettings } from "../platform/runtime-settings.js";
+import { configureHandler } from "../platform/runtime-settings.js";
 import type { ResourceDeps } from "./module.js";
 import { claimHandlers } from "./service-claims.js";
 import { registryHandlers } from "./service-registry.js";
@@ -18,11 +17,6 @@ export function resourceService(base: ResourceDeps): ServiceImpl<typeof Resource
   return {
     ...registryHandlers(deps),
     ...claimHandlers(deps, notifier),
-    async configure(req, ctx) {
-      const paths = req.updateMask?.paths ?? [];
-      return {
-        settings: applyRuntimeSettings(callerOf(ctx).principal, deps.logger, req.settings, paths),
-      };
-    },
+    configure: configureHandler(deps.logger),
   };
 }

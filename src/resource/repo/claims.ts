@@ -3,9 +3,11 @@
  * quotas, and the reads the snapshot loader and capacity checks need. Functions
  * take a Kysely handle, so they run on the store or inside a caller's transaction.
  */
+
 import type { Kysely } from "kysely";
 import type { PageKey } from "../../platform/paging.js";
 import type { Database } from "../../store/database.js";
+import { afterKey } from "../../store/keyset.js";
 import type { Window } from "../model.js";
 import type { ResourceTables } from "../tables.js";
 
@@ -229,12 +231,6 @@ export async function providerConsumerPage(
     .where("provider_uuid", "=", provider)
     .where((eb) => eb.or([eb("window_end", "=", ""), eb("window_end", ">", window.start)]));
   if (window.end !== null) q = q.where("window_start", "<", window.end);
-  if (after)
-    q = q.where((eb) =>
-      eb.or([
-        eb("window_start", ">", after.k),
-        eb.and([eb("window_start", "=", after.k), eb("consumer_uuid", ">", after.u)]),
-      ]),
-    );
+  if (after) q = q.where(afterKey("window_start", "consumer_uuid", after));
   return q.orderBy("window_start").orderBy("consumer_uuid").limit(limit).execute();
 }

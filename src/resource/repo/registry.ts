@@ -4,20 +4,18 @@
  * so they run on the store or inside a caller's transaction. Lists fetch `limit` rows (callers
  * pass pageSize + 1) after a (name, uuid) key.
  */
+
 import { type Kysely, sql } from "kysely";
-import type { PageKey } from "../../platform/paging.js";
 import { isUuid } from "../../platform/validate.js";
 import type { Database } from "../../store/database.js";
+import { afterKey, type Window } from "../../store/keyset.js";
 import type { InventoryRecord } from "../model.js";
 import type { ResourceTables } from "../tables.js";
 
 type Db = Kysely<Database>;
 
-/** Where a keyset page starts and how many rows to fetch. */
-export interface Window {
-  after: PageKey | undefined;
-  limit: number;
-}
+/** Where a keyset page starts and how many rows to fetch (one shape for every part). */
+export type { Window };
 
 /** A stored provider (parent_uuid '' for a root). */
 export type ProviderTable = ResourceTables["resource_providers"];
@@ -90,13 +88,7 @@ export async function listProviderRows(
     );
   if (f.namePrefix) q = q.where(sql`substr(p.name, 1, ${f.namePrefix.length})`, "=", f.namePrefix);
   const after = w.after;
-  if (after)
-    q = q.where((eb) =>
-      eb.or([
-        eb("p.name", ">", after.k),
-        eb.and([eb("p.name", "=", after.k), eb("p.uuid", ">", after.u)]),
-      ]),
-    );
+  if (after) q = q.where(afterKey("p.name", "p.uuid", after));
   return q.orderBy("p.name").orderBy("p.uuid").limit(w.limit).execute();
 }
 

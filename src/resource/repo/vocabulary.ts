@@ -3,9 +3,11 @@
  * of whether anything uses one) and provider groups. Functions take a Kysely handle so they
  * run on the store or inside a caller's transaction.
  */
+
 import type { Kysely } from "kysely";
 import { isUuid } from "../../platform/validate.js";
 import type { Database } from "../../store/database.js";
+import { afterKey } from "../../store/keyset.js";
 import type { ResourceTables } from "../tables.js";
 import type { Window } from "./registry.js";
 
@@ -94,12 +96,6 @@ export async function groupRowsByRef(db: Db, refs: readonly string[]): Promise<G
 export async function listGroupRows(db: Db, w: Window): Promise<GroupRow[]> {
   let q = db.selectFrom("resource_groups").selectAll();
   const after = w.after;
-  if (after)
-    q = q.where((eb) =>
-      eb.or([
-        eb("name", ">", after.k),
-        eb.and([eb("name", "=", after.k), eb("uuid", ">", after.u)]),
-      ]),
-    );
+  if (after) q = q.where(afterKey("name", "uuid", after));
   return q.orderBy("name").orderBy("uuid").limit(w.limit).execute();
 }
