@@ -23,6 +23,12 @@ export type TransactionObserver = (
 export interface Store {
   readonly dialect: Dialect;
   readonly db: Kysely<Database>;
+  /**
+   * For reads of committed data that must not queue behind a write transaction (the fleet
+   * index's refreshes): a second connection on SQLite (WAL readers run beside the writer), the
+   * same pool on PostgreSQL.
+   */
+  readonly readDb: Kysely<Database>;
   /** A human description without secrets, e.g. "sqlite:/var/lib/mulligan/mulligan.db". */
   readonly description: string;
   /**
@@ -32,9 +38,24 @@ export interface Store {
   transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
   /** True if err is a unique-constraint violation. */
   isUniqueViolation(err: unknown): boolean;
+  /** True if err is a serialization failure or deadlock (running again may succeed). */
+  isRetryable(err: unknown): boolean;
   /** Resolves when the database answers a trivial query. */
   ping(): Promise<void>;
   close(): Promise<void>;
+  /**
+   * True when transactions commit one at a time, so rows numbered in a transaction become
+   * visible in number order (SQLite's single writer). False on PostgreSQL: a later number can
+   * commit first, and an append-only log must be read behind the oldest running transaction.
+   */
+  readonly serialCommits: boolean;
+  /**
+   * Calls `wake` whenever any process calls notify(channel) (PostgreSQL LISTEN on a dedicated
+   * connection that reconnects; SQLite: never — one process writes). Returns the unsubscribe.
+   */
+  listen(channel: string, wake: () => void): Promise<() => Promise<void>>;
+  /** Wakes every process listening on `channel` (PostgreSQL NOTIFY; SQLite: nothing to do). */
+  notify(channel: string): Promise<void>;
 }
 
 /** Thrown inside a transaction to have it rolled back and run again. */
@@ -65,6 +86,27 @@ export function redact(url: string): string {
   return url.replace(/\/\/([^:/@]+):[^@]*@/, "//$1:***@");
 }
 
+/** Prepared statements kept per connection (Kysely prepares every query it runs anew). */
+const STATEMENT_CACHE = 512;
+
+/** Makes `prepare` reuse a statement for the same SQL text (most recently used kept). */
+function cacheStatements(sqlite: SqliteDatabase.Database): SqliteDatabase.Database {
+  const cache = new Map<string, SqliteDatabase.Statement>();
+  const prepare = sqlite.prepare.bind(sqlite);
+  sqlite.prepare = ((source: string) => {
+    let statement = cache.get(source);
+    if (statement) cache.delete(source);
+    else statement = prepare(source);
+    cache.set(source, statement);
+    if (cache.size > STATEMENT_CACHE) {
+      const oldest = cache.keys().next().value;
+      if (oldest !== undefined) cache.delete(oldest);
+    }
+    return statement;
+  }) as typeof sqlite.prepare;
+  return sqlite;
+}
+
 function openSqlite(path: string, options: StoreOptions): Store {
   if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
   const sqlite = new SqliteDatabase(path);
@@ -73,7 +115,17 @@ function openSqlite(path: string, options: StoreOptions): Store {
   sqlite.pragma("synchronous = FULL");
   sqlite.pragma("foreign_keys = ON");
   sqlite.pragma("busy_timeout = 5000");
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const db = new Kysely<Database>({
+    dialect: new SqliteDialect({ database: cacheStatements(sqlite) }),
+  });
+  let readDb = db;
+  if (path !== ":memory:") {
+    const reader = new SqliteDatabase(path);
+    reader.pragma("busy_timeout = 5000");
+    readDb = new Kysely<Database>({
+      dialect: new SqliteDialect({ database: cacheStatements(reader) }),
+    });
+  }
   return new KyselyStore(
     "sqlite",
     db,
@@ -84,6 +136,9 @@ function openSqlite(path: string, options: StoreOptions): Store {
       return code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY";
     },
     (err) => (err as { code?: string }).code === "SQLITE_BUSY",
+    true,
+    noSignals,
+    readDb,
   );
 }
 
@@ -104,8 +159,80 @@ function openPostgres(url: string, options: StoreOptions): Store {
     options.observe,
     (err) => code(err) === "23505",
     (err) => code(err) === "40001" || code(err) === "40P01",
+    false,
+    postgresSignals(url, pool),
   );
 }
+
+/** Channel names are identifiers chosen by the code, never by users. */
+function channelName(channel: string): string {
+  if (!/^[a-z_][a-z0-9_]*$/.test(channel)) throw new Error(`bad channel name ${channel}`);
+  return channel;
+}
+
+/**
+ * LISTEN on one dedicated connection per subscription, reconnecting after a second when the
+ * connection drops (and waking the subscriber then, since notifications may have been missed).
+ */
+function postgresSignals(url: string, pool: pg.Pool): Signals {
+  return {
+    async listen(channel, wake) {
+      const name = channelName(channel);
+      let client: pg.Client | null = null;
+      let closed = false;
+      let timer: NodeJS.Timeout | undefined;
+      const connect = async (): Promise<void> => {
+        const c = new pg.Client({ connectionString: url });
+        c.on("notification", (msg) => {
+          if (msg.channel === name) wake();
+        });
+        c.on("error", () => {
+          if (client === c) reconnect();
+        });
+        c.on("end", () => {
+          if (client === c) reconnect();
+        });
+        await c.connect();
+        await c.query(`LISTEN ${name}`);
+        if (closed) {
+          await c.end();
+          return;
+        }
+        client = c;
+      };
+      const reconnect = () => {
+        client = null;
+        if (closed || timer) return;
+        timer = setTimeout(() => {
+          timer = undefined;
+          connect().then(wake, reconnect);
+        }, 1000);
+      };
+      await connect();
+      return async () => {
+        closed = true;
+        clearTimeout(timer);
+        const c = client;
+        client = null;
+        await c?.end().catch(() => {});
+      };
+    },
+    async notify(channel) {
+      await pool.query("SELECT pg_notify($1, '')", [channelName(channel)]);
+    },
+  };
+}
+
+/** Cross-process wake-ups: LISTEN/NOTIFY on PostgreSQL, none on SQLite. */
+interface Signals {
+  listen(channel: string, wake: () => void): Promise<() => Promise<void>>;
+  notify(channel: string): Promise<void>;
+}
+
+const noSignals: Signals = {
+  listen: async () => async () => {},
+  notify: async () => {},
+};
 
 class KyselyStore implements Store {
   constructor(
@@ -115,7 +242,18 @@ class KyselyStore implements Store {
     private readonly observe: TransactionObserver | undefined,
     private readonly uniqueViolation: (err: unknown) => boolean,
     private readonly retryable: (err: unknown) => boolean,
+    readonly serialCommits: boolean,
+    private readonly signals: Signals,
+    readonly readDb: Kysely<Database> = db,
   ) {}
+
+  listen(channel: string, wake: () => void): Promise<() => Promise<void>> {
+    return this.signals.listen(channel, wake);
+  }
+
+  notify(channel: string): Promise<void> {
+    return this.signals.notify(channel);
+  }
 
   async transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
@@ -137,11 +275,16 @@ class KyselyStore implements Store {
     return this.uniqueViolation(err);
   }
 
+  isRetryable(err: unknown): boolean {
+    return this.retryable(err);
+  }
+
   async ping(): Promise<void> {
     await this.db.selectNoFrom((eb) => eb.lit(1).as("one")).execute();
   }
 
   async close(): Promise<void> {
+    if (this.readDb !== this.db) await this.readDb.destroy();
     await this.db.destroy();
   }
 }

@@ -1,0 +1,133 @@
+/**
+ * Group commit (DESIGN.md §5, like Nomad's plan applier): transactions that arrive together run
+ * in one database transaction, each inside its own SAVEPOINT, and are committed with one fsync.
+ * Each is still checked on its own and answered on its own:
+ *
+ * - a unit that throws is rolled back to its savepoint and its caller gets the error; the others
+ *   go on (their reads saw only committed data and the earlier units of the batch, which commit
+ *   with them);
+ * - a unit that asks to be retried (RetryTransaction, serialization failure, deadlock) is rolled
+ *   back to its savepoint and runs again in a later batch, up to MAX_ATTEMPTS times;
+ * - if the batch itself fails (the commit, say), every unit is retried or gets the error.
+ *
+ * A caller resolves only after the batch committed, so "answered" still means "durable".
+ * At most `lanes` batches run at once (SQLite: 1, it has one writer; PostgreSQL: a few, so one
+ * batch's round trips overlap another's).
+ */
+import { sql } from "kysely";
+import { RetryTransaction, type Store, type Tx } from "./store.js";
+
+/** Units in one batch at most (bounds a batch's latency). */
+const MAX_BATCH = 64;
+/** Runs of one unit before its retryable error is returned to the caller. */
+const MAX_ATTEMPTS = 8;
+
+interface Unit {
+  fn: (tx: Tx) => Promise<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (err: unknown) => void;
+  attempts: number;
+}
+
+/** Outcome of one unit inside a batch, settled after the commit. */
+type Outcome = { ok: true; value: unknown } | { ok: false; err: unknown; retry: boolean };
+
+/** A store whose transactions are group-committed. */
+export function groupCommitStore(store: Store, lanes = store.serialCommits ? 1 : 4): Store {
+  const queue: Unit[] = [];
+  let running = 0;
+
+  const retryable = (err: unknown) => err instanceof RetryTransaction || store.isRetryable(err);
+
+  let lingering = false;
+  const pump = (waited = false): void => {
+    if (lingering) return;
+    // A lone unit waits one turn of the event loop for others that are ready to join it.
+    if (!waited && running === 0 && queue.length === 1) {
+      lingering = true;
+      setImmediate(() => {
+        lingering = false;
+        pump(true);
+      });
+      return;
+    }
+    while (running < lanes && queue.length > 0) {
+      const batch = queue.splice(0, MAX_BATCH);
+      running++;
+      void runBatch(batch).finally(() => {
+        running--;
+        pump();
+      });
+    }
+  };
+
+  const settle = (unit: Unit, outcome: Outcome): void => {
+    if (outcome.ok) unit.resolve(outcome.value);
+    else if (outcome.retry && unit.attempts < MAX_ATTEMPTS) queue.push(unit);
+    else unit.reject(outcome.err);
+  };
+
+  const runBatch = async (batch: Unit[]): Promise<void> => {
+    for (const unit of batch) unit.attempts++;
+    if (batch.length === 1) {
+      // Alone: no savepoint needed (the store retries the whole transaction itself).
+      const [unit] = batch as [Unit];
+      try {
+        unit.resolve(await store.transaction(unit.fn));
+      } catch (err) {
+        unit.reject(err);
+      }
+      return;
+    }
+    let outcomes: Outcome[] = [];
+    try {
+      await store.transaction(async (tx) => {
+        outcomes = [];
+        for (const [i, unit] of batch.entries()) {
+          const name = sql.raw(`u${i}`);
+          await sql`SAVEPOINT ${name}`.execute(tx);
+          try {
+            const value = await unit.fn(tx);
+            await sql`RELEASE SAVEPOINT ${name}`.execute(tx);
+            outcomes.push({ ok: true, value });
+          } catch (err) {
+            await sql`ROLLBACK TO SAVEPOINT ${name}`.execute(tx);
+            await sql`RELEASE SAVEPOINT ${name}`.execute(tx);
+            outcomes.push({ ok: false, err, retry: retryable(err) });
+          }
+        }
+      });
+    } catch (err) {
+      for (const unit of batch) settle(unit, { ok: false, err, retry: retryable(err) });
+      return;
+    }
+    batch.forEach((unit, i) => {
+      settle(unit, outcomes[i] ?? { ok: false, err: new Error("unit not run"), retry: true });
+    });
+  };
+
+  return {
+    dialect: store.dialect,
+    db: store.db,
+    readDb: store.readDb,
+    description: store.description,
+    serialCommits: store.serialCommits,
+    transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+      return new Promise<T>((resolve, reject) => {
+        queue.push({
+          fn,
+          resolve: resolve as (value: unknown) => void,
+          reject,
+          attempts: 0,
+        });
+        pump();
+      });
+    },
+    isUniqueViolation: (err) => store.isUniqueViolation(err),
+    isRetryable: (err) => store.isRetryable(err),
+    ping: () => store.ping(),
+    close: () => store.close(),
+    listen: (channel, wake) => store.listen(channel, wake),
+    notify: (channel) => store.notify(channel),
+  };
+}
