@@ -72,11 +72,14 @@ export class Host {
     });
     let server: GrpcServer | undefined;
     let metricsServer: MetricsServer | undefined;
+    let started: readonly ServiceModule[] = [];
     try {
       const applied = await migrate(store);
       if (applied.length > 0) logger.info({ applied }, "migrations applied");
       const catalog = new EndpointRegistry(store, newUuid(), logger);
       const { modules, loggers, identity } = compose(config, store, logger, catalog);
+      started = modules;
+      for (const m of modules) await m.start?.();
       const partServices: HostedService[] = modules.flatMap((m) => m.services);
       const names = partServices.map((s) => s.desc.typeName);
       const all: HostedService[] = [...partServices];
@@ -130,6 +133,7 @@ export class Host {
       );
     } catch (err) {
       await server?.shutdown(0);
+      for (const m of started) await m.close?.();
       await metricsServer?.close();
       await store.close();
       throw err;

@@ -22,6 +22,8 @@ export interface HostedService {
 export interface ServiceModule {
   readonly part: Part;
   readonly services: readonly HostedService[];
+  /** Builds in-memory state (the resource part's fleet index) before the part serves. */
+  start?(): Promise<void>;
   /** Registers every handler of every service of this part. */
   register(router: ConnectRouter): void;
   /** Stops background work (timers); the host closes the store afterwards. */

@@ -2,7 +2,7 @@
  * Forward-only migrations of the resource part (portable: text, bigint, double precision).
  * Amounts are bigint: inventories of bytes or bandwidth exceed 32 bits.
  */
-import type { Kysely, Migration } from "kysely";
+import { type Kysely, type Migration, PostgresAdapter, sql } from "kysely";
 import { createRequestLogTable } from "../store/request-log.js";
 
 /** The resource part's migrations by name; names sort in application order. */
@@ -141,6 +141,29 @@ export const resourceMigrations: Record<string, Migration> = {
         .addColumn("at", "text", (c) => c.notNull())
         .execute();
       await createRequestLogTable(db, "resource_requests");
+    },
+  },
+  /**
+   * The change log as a feed read by every process's index. SQLite numbers rows itself
+   * (INTEGER PRIMARY KEY; one writer, so numbers follow commit order). PostgreSQL takes numbers
+   * from a sequence (no conflicts between concurrent claims) and records each row's transaction
+   * id, so readers take only rows older than every running transaction (see repo/changes.ts).
+   */
+  "2026_11_22_004_resource_feed": {
+    async up(db: Kysely<unknown>) {
+      if (!(db.getExecutor().adapter instanceof PostgresAdapter)) return;
+      await sql`ALTER TABLE resource_changes ALTER COLUMN seq TYPE bigint`.execute(db);
+      await sql`CREATE SEQUENCE resource_changes_seq OWNED BY resource_changes.seq`.execute(db);
+      await sql`SELECT setval('resource_changes_seq', COALESCE((SELECT max(seq) FROM resource_changes), 0) + 1, false)`.execute(
+        db,
+      );
+      await sql`ALTER TABLE resource_changes ALTER COLUMN seq SET DEFAULT nextval('resource_changes_seq')`.execute(
+        db,
+      );
+      await sql`ALTER TABLE resource_changes ADD COLUMN txid xid8 NOT NULL DEFAULT pg_current_xact_id()`.execute(
+        db,
+      );
+      await sql`CREATE INDEX resource_changes_txid ON resource_changes (txid, seq)`.execute(db);
     },
   },
 };

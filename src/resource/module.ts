@@ -1,13 +1,18 @@
 /**
- * The resource part as its host sees it: ResourceService with its policy table. Regions and
- * projects come through directories (never meta's or iam's tables).
+ * The resource part as its host sees it: ResourceService with its policy table, and the fleet
+ * index it searches, built before the part serves. Regions and projects come through
+ * directories (never meta's or iam's tables).
  */
 import type { ConnectRouter } from "@connectrpc/connect";
 import { ResourceService } from "../gen/mulligan/resource/v1/resource_pb.js";
 import type { ProjectDirectory, RegionDirectory } from "../platform/directory.js";
 import type { ServiceDeps, ServiceModule } from "../platform/service-module.js";
+import { groupCommitStore } from "../store/group-commit.js";
+import { FleetIndex } from "./fleet-index.js";
 import { resourcePolicy } from "./policy.js";
+import { CHANGES_CHANNEL } from "./repo/changes.js";
 import { resourceService } from "./service.js";
+import { ChangeNotifier, coalescedNotify, notifyingStore } from "./watch.js";
 
 /** What the resource domain needs from its host. */
 export interface ResourceDeps extends ServiceDeps {
@@ -15,12 +20,46 @@ export interface ResourceDeps extends ServiceDeps {
   regions: RegionDirectory;
 }
 
-export function createResourceModule(deps: ResourceDeps): ServiceModule {
+/**
+ * The resource domain's dependencies once wired: the store (group-committed, and notifying:
+ * every commit updates the index and wakes watchers), the watchers' notifier, the index.
+ */
+export interface ResourceRuntime extends ResourceDeps {
+  notifier: ChangeNotifier;
+  index: FleetIndex;
+}
+
+export function createResourceModule(base: ResourceDeps): ServiceModule {
+  const notifier = new ChangeNotifier();
+  const index = new FleetIndex({
+    store: base.store,
+    logger: base.logger,
+    onFeed: () => notifier.notify(),
+  });
+  const publish = coalescedNotify(base.store, CHANGES_CHANNEL, base.logger);
+  const store = notifyingStore(groupCommitStore(base.store), async (changes) => {
+    await index.refresh(changes);
+    notifier.notify();
+    publish();
+  });
+  const runtime: ResourceRuntime = { ...base, store, notifier, index };
   return {
     part: "resource",
     services: [{ desc: ResourceService, policy: resourcePolicy }],
-    register(router: ConnectRouter) {
-      router.service(ResourceService, resourceService(deps));
+    async start() {
+      const started = performance.now();
+      await index.start();
+      base.logger.info(
+        {
+          providers: index.providers.size,
+          ms: Math.round(performance.now() - started),
+        },
+        "fleet index built",
+      );
     },
+    register(router: ConnectRouter) {
+      router.service(ResourceService, resourceService(runtime));
+    },
+    close: () => index.close(),
   };
 }

@@ -1,8 +1,8 @@
 /**
  * The claim RPCs of ResourceService: search, claims, usages, quotas, reshape and the change
  * stream. Each handler decodes (validate-claims.ts), calls the domain with the caller (the
- * interceptor already applied policy.ts), and encodes (wire-claims.ts). Committed writes wake
- * this process's watchers through the store (watch.ts notifyingStore).
+ * interceptor already applied policy.ts), and encodes (wire-claims.ts). Searches read the fleet
+ * index; committed writes update it and wake watchers through the store (module.ts).
  */
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { ResourceService } from "../gen/mulligan/resource/v1/resource_pb.js";
@@ -10,14 +10,13 @@ import { callerOf, principalOf } from "../platform/caller.js";
 import * as allocations from "./allocations.js";
 import { claimBest, findCandidatesFor, type SearchDeps } from "./claim-best.js";
 import * as consumers from "./consumers.js";
-import type { ResourceDeps } from "./module.js";
+import type { ResourceRuntime } from "./module.js";
 import * as quotas from "./quotas.js";
 import { reshape } from "./reshape.js";
-import { StoreSnapshotSource } from "./snapshot-loader.js";
 import * as usages from "./usages.js";
 import * as validate from "./validate-claims.js";
 import { decodeQuery } from "./validate-query.js";
-import { type ChangeNotifier, watchProviders } from "./watch.js";
+import { watchProviders } from "./watch.js";
 import { resourceSummaryMessage } from "./wire.js";
 import {
   allocationMessage,
@@ -48,11 +47,10 @@ const principal = principalOf;
 
 /** The handlers of the claim RPCs. */
 export function claimHandlers(
-  deps: ResourceDeps,
-  notifier: ChangeNotifier,
+  deps: ResourceRuntime,
 ): Pick<ServiceImpl<typeof ResourceService>, ClaimMethods> {
   const { store } = deps;
-  const search: SearchDeps = { ...deps, snapshots: new StoreSnapshotSource(store) };
+  const search: SearchDeps = { ...deps, snapshots: deps.index };
   const claimed = (r: allocations.ClaimResult) => ({
     ...(r.consumer && { consumer: consumerMessage(r.consumer) }),
     allocations: r.allocations.map(allocationMessage),
@@ -121,7 +119,7 @@ export function claimHandlers(
     },
     async *watchProviders(req, ctx) {
       const input = validate.decodeWatch(req);
-      const events = watchProviders({ ...deps, notifier }, callerOf(ctx), input, ctx.signal);
+      const events = watchProviders(deps, callerOf(ctx), input, ctx.signal);
       for await (const event of events) yield watchEventMessage(event);
     },
   };

@@ -1,7 +1,7 @@
 /**
- * Where searches get their view of the fleet. Today every search loads a fresh MemorySnapshot
- * from the store; the fleet-scale step replaces StoreSnapshotSource with an index kept current
- * from resource_changes, behind the same SnapshotSource interface.
+ * Rows to engine records, and the reference snapshot: StoreSnapshotSource loads the whole fleet
+ * from the store in one transaction. Servers search their FleetIndex (fleet-index.ts) instead;
+ * the loader stays as the slow, obviously-right evaluation the index is tested against.
  */
 import { nowIso } from "../platform/ids.js";
 import type { Store } from "../store/store.js";
@@ -9,6 +9,7 @@ import { MemorySnapshot, type Snapshot } from "./engine/snapshot.js";
 import type { AllocationRecord, GroupLevelName, GroupRecord, ProviderRecord } from "./model.js";
 import { type AllocationRow, loadSnapshotRows } from "./repo/claims.js";
 import { inventoryRecord } from "./repo/registry.js";
+import type { ResourceTables } from "./tables.js";
 
 /** A consistent view of providers, groups and allocations for one search. */
 export interface SnapshotSource {
@@ -17,34 +18,54 @@ export interface SnapshotSource {
 
 const LEVELS: readonly string[] = ["rack", "row", "site"];
 
+/** The rows that make provider records (any subset of providers). */
+export interface ProviderRows {
+  providers: readonly ResourceTables["resource_providers"][];
+  inventories: readonly ResourceTables["resource_inventories"][];
+  capabilities: readonly ResourceTables["resource_provider_capabilities"][];
+  memberships: readonly ResourceTables["resource_provider_groups"][];
+}
+
+/** Provider records from their rows. */
+export function providerRecords(rows: ProviderRows): ProviderRecord[] {
+  const inventories = groupBy(rows.inventories, (r) => r.provider_uuid);
+  const capabilities = groupBy(rows.capabilities, (r) => r.provider_uuid);
+  const memberships = groupBy(rows.memberships, (r) => r.provider_uuid);
+  return rows.providers.map((p) => ({
+    uuid: p.uuid,
+    name: p.name,
+    regionUuid: p.region_uuid,
+    parentUuid: p.parent_uuid === "" ? null : p.parent_uuid,
+    rootUuid: p.root_uuid,
+    generation: p.generation,
+    capabilities: (capabilities.get(p.uuid) ?? []).map((c) => c.capability).sort(),
+    groups: (memberships.get(p.uuid) ?? []).map((m) => m.group_uuid),
+    inventories: new Map(
+      (inventories.get(p.uuid) ?? []).map((i) => [i.resource_class, inventoryRecord(i)]),
+    ),
+  }));
+}
+
+/** A group record from its row (levels other than rack/row/site are plain groups). */
+export function groupRecord(g: ResourceTables["resource_groups"]): GroupRecord {
+  return {
+    uuid: g.uuid,
+    name: g.name,
+    level: LEVELS.includes(g.level) ? (g.level as GroupLevelName) : null,
+  };
+}
+
 /** Loads the whole snapshot from the store in one transaction (allocations not yet ended). */
 export class StoreSnapshotSource implements SnapshotSource {
   constructor(private readonly store: Store) {}
 
   async snapshot(): Promise<Snapshot> {
     const rows = await this.store.transaction((tx) => loadSnapshotRows(tx, nowIso()));
-    const inventories = groupBy(rows.inventories, (r) => r.provider_uuid);
-    const capabilities = groupBy(rows.capabilities, (r) => r.provider_uuid);
-    const memberships = groupBy(rows.memberships, (r) => r.provider_uuid);
-    const providers: ProviderRecord[] = rows.providers.map((p) => ({
-      uuid: p.uuid,
-      name: p.name,
-      regionUuid: p.region_uuid,
-      parentUuid: p.parent_uuid === "" ? null : p.parent_uuid,
-      rootUuid: p.root_uuid,
-      generation: p.generation,
-      capabilities: (capabilities.get(p.uuid) ?? []).map((c) => c.capability).sort(),
-      groups: (memberships.get(p.uuid) ?? []).map((m) => m.group_uuid),
-      inventories: new Map(
-        (inventories.get(p.uuid) ?? []).map((i) => [i.resource_class, inventoryRecord(i)]),
-      ),
-    }));
-    const groups: GroupRecord[] = rows.groups.map((g) => ({
-      uuid: g.uuid,
-      name: g.name,
-      level: LEVELS.includes(g.level) ? (g.level as GroupLevelName) : null,
-    }));
-    return new MemorySnapshot(providers, groups, rows.allocations.map(allocationRecord));
+    return new MemorySnapshot(
+      providerRecords(rows),
+      rows.groups.map(groupRecord),
+      rows.allocations.map(allocationRecord),
+    );
   }
 }
 

@@ -2,6 +2,7 @@
  * The resource part's tables (Kysely declarations). Only src/resource/repo/* touches them.
  * Standard resource classes and capabilities are not stored: they come from data/*.json.
  */
+import type { Generated } from "kysely";
 import type { RequestLogTable } from "../store/request-log.js";
 
 export interface ResourceTables {
@@ -63,6 +64,7 @@ export interface ResourceTables {
   };
   resource_quotas: { project_uuid: string; resource_class: string; quota_limit: number };
   /** The change log: one row per change of a provider, its inventories or its usage. */
-  resource_changes: { seq: number; provider_uuid: string; change: string; at: string };
+  /** The change log; seq is assigned by the database (see repo/changes.ts). */
+  resource_changes: { seq: Generated<number>; provider_uuid: string; change: string; at: string };
   resource_requests: RequestLogTable;
 }

@@ -1,10 +1,11 @@
 /**
- * WatchProviders: follows the change log (resource_changes) from the moment the watch starts.
- * A watcher polls every POLL_MS for rows after the last seq it sent, and wakes at once when this
- * process commits a transaction that appended to the log (notifyingStore wakes the
- * ChangeNotifier); other replicas' changes arrive by polling. The stream ends when the call's
- * signal aborts (client gone, deadline, shutdown).
+ * WatchProviders: follows the change log (resource_changes) from the moment the watch starts,
+ * through the same feed reader as the fleet index (repo/changes.ts). A watcher polls every
+ * POLL_MS, and wakes at once when this process commits a change or the fleet index reads
+ * another process's changes (after a PostgreSQL NOTIFY). The stream ends when the call's signal
+ * aborts (client gone, deadline, shutdown).
  */
+import type { Logger } from "pino";
 import type { Caller } from "../platform/caller.js";
 import { MulliganError } from "../platform/errors.js";
 import type { Store, Tx } from "../store/store.js";
@@ -21,6 +22,8 @@ import * as repo from "./repo/changes.js";
 
 /** How often a watcher looks for changes other processes made. */
 const POLL_MS = 200;
+/** How soon a watcher looks again for rows committed but not yet final (PostgreSQL). */
+const PENDING_MS = 5;
 /** Most change rows read per poll. */
 const BATCH = 500;
 
@@ -65,26 +68,60 @@ export class ChangeNotifier {
 }
 
 /**
- * The store as the resource part uses it: a committed transaction that appended to the change
- * log (registry writes and claims alike) wakes this process's watchers.
+ * The store as the resource part uses it: after a transaction that appended to the change log
+ * commits (registry writes and claims alike), `committed` runs with the providers it touched —
+ * the fleet index re-reads them and watchers wake — before the caller gets its answer.
  */
-export function notifyingStore(store: Store, notifier: ChangeNotifier): Store {
+export function notifyingStore(
+  store: Store,
+  committed: (changes: ReadonlyMap<string, repo.ChangeKind>) => Promise<void>,
+): Store {
   return {
     dialect: store.dialect,
     db: store.db,
+    readDb: store.readDb,
     description: store.description,
+    serialCommits: store.serialCommits,
     async transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
       let last: Tx | undefined;
       const result = await store.transaction((tx) => {
         last = tx;
         return fn(tx);
       });
-      if (last && repo.appendedIn(last)) notifier.notify();
+      const changes = last && repo.appendedIn(last);
+      if (changes) await committed(changes);
       return result;
     },
     isUniqueViolation: (err) => store.isUniqueViolation(err),
+    isRetryable: (err) => store.isRetryable(err),
     ping: () => store.ping(),
     close: () => store.close(),
+    listen: (channel, wake) => store.listen(channel, wake),
+    notify: (channel) => store.notify(channel),
+  };
+}
+
+/**
+ * Sends at most one NOTIFY at a time: requests while one is in flight are folded into one more
+ * after it (other processes re-read the whole feed on any wake-up, so one is as good as many).
+ */
+export function coalescedNotify(store: Store, channel: string, logger: Logger): () => void {
+  let inFlight = false;
+  let again = false;
+  const send = (): void => {
+    inFlight = true;
+    again = false;
+    store
+      .notify(channel)
+      .catch((err) => logger.warn({ err }, "change notification failed"))
+      .finally(() => {
+        inFlight = false;
+        if (again) send();
+      });
+  };
+  return () => {
+    if (inFlight) again = true;
+    else send();
   };
 }
 
@@ -112,15 +149,15 @@ export async function* watchProviders(
     regions = await deps.regions.subtree(caller, region.uuid);
   }
   const regionOf = new Map<string, string>();
-  let last = await repo.lastChangeSeq(db);
+  let cursor = await repo.feedStart(deps.store, db);
   while (!signal.aborted) {
-    const changes = await repo.changesAfter(db, last, BATCH);
-    if (changes.length === 0) {
-      await deps.notifier.wait(POLL_MS, signal);
+    const batch = await repo.feedAfter(deps.store, db, cursor, BATCH);
+    cursor = batch.cursor;
+    if (batch.rows.length === 0) {
+      await deps.notifier.wait(batch.pending ? PENDING_MS : POLL_MS, signal);
       continue;
     }
-    for (const c of changes) {
-      last = c.seq;
+    for (const c of batch.rows) {
       if (signal.aborted) return;
       if (only.size > 0 && !only.has(c.provider_uuid)) continue;
       const event = await describe(deps, caller, c);

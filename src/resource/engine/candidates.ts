@@ -14,6 +14,16 @@
  *     candidates; identical candidates reached from different trees (only sharing providers
  *     used) are returned once, as Placement dedupes equal allocation requests.
  *
+ * Bounded work for small limits: with a limit, stages 1–3 run over a few trees at a time (in
+ * root-name order, the sharing providers always in the pool), in batches that double from
+ * FIRST_BATCH roots, and stop as soon as `limit` candidates are found — a limit-1 search over
+ * 70,000 providers looks at the first few trees only. The answer is the same as one pass over
+ * every tree: trees are anchored on roots, batches partition the roots in output order, and
+ * everything a tree's candidates depend on (its providers, the sharing providers, groups and
+ * usage) is in its batch. When the first LAZY_ROOTS trees do not give `limit` candidates (or
+ * without a limit) the search runs once over the whole fleet, which also yields the
+ * explanation of an empty answer.
+ *
  * Output is deterministic: trees by root name, then providers by name within each group.
  */
 import { MulliganError } from "../../platform/errors.js";
@@ -41,6 +51,71 @@ function identity(c: CandidateRecord): string {
  * if the query breaks a shape rule (the validators normally catch those first).
  */
 export function findCandidates(snapshot: Snapshot, query: QueryInput): SearchResult {
+  assertShape(query);
+  if (query.limit > 0) {
+    const found = findInBatches(snapshot, query);
+    if (found.length >= query.limit)
+      return {
+        candidates: found,
+        summaries: summarize(new SearchContext(snapshot, query), found),
+        explanation: null,
+      };
+  }
+  return findEverywhere(snapshot, query);
+}
+
+/** Roots of the first batch of the lazy search; each later batch doubles, up to MAX_BATCH. */
+const FIRST_BATCH = 4;
+const MAX_BATCH = 1024;
+/**
+ * Roots the lazy search looks at before it hands over to one pass over the whole fleet: a query
+ * that finds nothing early (rare candidates, or none at all) then costs at most a fraction more
+ * than that pass, which it needs anyway for the explanation.
+ */
+const LAZY_ROOTS = 2048;
+
+/**
+ * Stages 1–3 over batches of the first LAZY_ROOTS trees until `limit` candidates are found;
+ * fewer found means the caller searches the whole fleet (the candidates found here come first
+ * there too).
+ */
+function findInBatches(snapshot: Snapshot, query: QueryInput): CandidateRecord[] {
+  const roots = snapshot.rootsByName();
+  const sharing = snapshot.sharingProviders();
+  const groups = effectiveGroups(query);
+  const budget: Budget = { left: SEARCH_BUDGET };
+  const seen = new Set<string>();
+  const candidates: CandidateRecord[] = [];
+  let size = FIRST_BATCH;
+  const end = Math.min(roots.length, LAZY_ROOTS);
+  for (let from = 0; from < end; from += size, size = Math.min(size * 2, MAX_BATCH)) {
+    const batch = roots.slice(from, Math.min(from + size, end));
+    const scopeRoots = new Set(batch);
+    const whole = new SearchContext(snapshot, query);
+    const pool = new Set<string>(sharing);
+    for (const root of batch) for (const u of whole.tree(root)) pool.add(u);
+    const ctx = new SearchContext(snapshot, query, {
+      pool: [...pool].sort(whole.byName),
+      roots: scopeRoots,
+    });
+    const steps: FilterStepRecord[] = [];
+    const plans = groups.map((g) => planGroup(ctx, g, steps));
+    for (const anchor of viableTrees(ctx, plans, steps)) {
+      for (const c of combineTree(ctx, plans, anchor, budget)) {
+        const id = identity(c);
+        if (seen.has(id)) continue;
+        seen.add(id);
+        candidates.push(c);
+        if (candidates.length >= query.limit) return candidates;
+      }
+      if (budget.left < 0) return candidates;
+    }
+  }
+  return candidates;
+}
+
+/** Throws INVALID_ARGUMENT if the query breaks a shape rule. */
+function assertShape(query: QueryInput): void {
   const violations = checkQueryShape(query);
   const first = violations[0];
   if (first)
@@ -50,6 +125,10 @@ export function findCandidates(snapshot: Snapshot, query: QueryInput): SearchRes
       violations.map((v) => `${v.field}: ${v.description}`).join("; "),
       violations,
     );
+}
+
+/** Stages 1–3 over the whole fleet, recording every filter step for the explanation. */
+function findEverywhere(snapshot: Snapshot, query: QueryInput): SearchResult {
   const ctx = new SearchContext(snapshot, query);
   const steps: FilterStepRecord[] = [];
   const plans = effectiveGroups(query).map((g) => planGroup(ctx, g, steps));

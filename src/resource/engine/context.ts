@@ -11,21 +11,35 @@ import {
   type QueryInput,
   SHARING_CAPABILITY,
 } from "../model.js";
-import type { Snapshot } from "./snapshot.js";
+import { compareProviders, type Snapshot } from "./snapshot.js";
+
+/**
+ * Capability sets per provider record. Records are immutable (the index replaces a changed
+ * provider's record), so the set is built once per record, not once per search.
+ */
+const capabilitySets = new WeakMap<ProviderRecord, ReadonlySet<string>>();
 
 /** Read-through caches shared by the stages of one search. */
 export class SearchContext {
-  private readonly usedCache = new Map<string, number>();
-  private readonly capsCache = new Map<string, ReadonlySet<string>>();
+  private readonly usedCache = new Map<string, Map<string, number>>();
   private readonly anchorCache = new Map<string, readonly string[]>();
   private readonly treeCache = new Map<string, readonly string[]>();
-  private membersCache: Map<string, string[]> | null = null;
-  private byNameCache: readonly string[] | null = null;
 
+  /**
+   * `scope` bounds a search to some trees (the lazy search of candidates.ts works through the
+   * trees a few at a time): `pool` is every provider of those trees plus the sharing providers,
+   * by name; `roots` the trees a candidate may be anchored on.
+   */
   constructor(
     readonly snapshot: Snapshot,
     readonly query: QueryInput,
+    private readonly scope: { pool: readonly string[]; roots: ReadonlySet<string> } | null = null,
   ) {}
+
+  /** True if a candidate may be anchored on this root in this search. */
+  inScope(root: string): boolean {
+    return this.scope === null || this.scope.roots.has(root);
+  }
 
   provider(uuid: string): ProviderRecord {
     const p = this.snapshot.providers.get(uuid);
@@ -34,25 +48,25 @@ export class SearchContext {
   }
 
   /** Orders providers by name, then UUID: the one order every output follows. */
-  readonly byName = (a: string, b: string): number => {
-    const pa = this.provider(a);
-    const pb = this.provider(b);
-    return pa.name < pb.name ? -1 : pa.name > pb.name ? 1 : a < b ? -1 : a > b ? 1 : 0;
-  };
+  readonly byName = (a: string, b: string): number =>
+    compareProviders(this.provider(a), this.provider(b));
 
-  /** Every provider of the snapshot in byName order, sorted once per search (not per group). */
+  /** Every provider in scope in byName order (the snapshot keeps that order). */
   providersByName(): readonly string[] {
-    this.byNameCache ??= [...this.snapshot.providers.keys()].sort(this.byName);
-    return this.byNameCache;
+    return this.scope ? this.scope.pool : this.snapshot.providersByName();
   }
 
   /** Peak usage of the class on the provider over the query's window (cached). */
   used(uuid: string, resourceClass: string): number {
-    const key = `${uuid}\u0000${resourceClass}`;
-    let used = this.usedCache.get(key);
+    let byClass = this.usedCache.get(uuid);
+    if (!byClass) {
+      byClass = new Map();
+      this.usedCache.set(uuid, byClass);
+    }
+    let used = byClass.get(resourceClass);
     if (used === undefined) {
       used = this.snapshot.used(uuid, resourceClass, this.query.window);
-      this.usedCache.set(key, used);
+      byClass.set(resourceClass, used);
     }
     return used;
   }
@@ -81,10 +95,11 @@ export class SearchContext {
   }
 
   capabilities(uuid: string): ReadonlySet<string> {
-    let caps = this.capsCache.get(uuid);
+    const p = this.provider(uuid);
+    let caps = capabilitySets.get(p);
     if (!caps) {
-      caps = new Set(this.provider(uuid).capabilities);
-      this.capsCache.set(uuid, caps);
+      caps = new Set(p.capabilities);
+      capabilitySets.set(p, caps);
     }
     return caps;
   }
@@ -119,7 +134,7 @@ export class SearchContext {
     if (!anchors) {
       const roots = new Set<string>();
       for (const g of this.provider(uuid).groups)
-        for (const member of this.members().get(g) ?? []) roots.add(this.provider(member).rootUuid);
+        for (const member of this.snapshot.members(g)) roots.add(this.provider(member).rootUuid);
       anchors = [...roots];
       this.anchorCache.set(uuid, anchors);
     }
@@ -152,19 +167,5 @@ export class SearchContext {
       current = this.provider(current).parentUuid;
     }
     return out;
-  }
-
-  private members(): Map<string, string[]> {
-    if (!this.membersCache) {
-      const map = new Map<string, string[]>();
-      for (const p of this.snapshot.providers.values())
-        for (const g of p.groups) {
-          const list = map.get(g) ?? [];
-          list.push(p.uuid);
-          map.set(g, list);
-        }
-      this.membersCache = map;
-    }
-    return this.membersCache;
   }
 }

@@ -115,6 +115,7 @@ function planNamed(ctx: SearchContext, group: RequestGroupInput, steps: FilterSt
     const anchors = new Set([ctx.provider(u).rootUuid]);
     if (ctx.shares(u)) for (const a of ctx.sharingAnchors(u)) anchors.add(a);
     for (const a of anchors) {
+      if (!ctx.inScope(a)) continue;
       const list = single.get(a) ?? [];
       list.push(u);
       single.set(a, list);
@@ -132,6 +133,7 @@ function unnamedAnchors(ctx: SearchContext, group: RequestGroupInput, uuid: stri
     for (const a of ctx.sharingAnchors(uuid)) anchors.add(a);
   return [...anchors].filter(
     (a) =>
+      ctx.inScope(a) &&
       (group.memberOf.length === 0 || selfInGroups || ctx.inAllSets(a, group.memberOf)) &&
       (group.forbiddenGroups.length === 0 ||
         (!ctx.inAny(uuid, group.forbiddenGroups) && !ctx.inAny(a, group.forbiddenGroups))),

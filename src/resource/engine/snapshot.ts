@@ -1,14 +1,16 @@
 /**
  * What the candidate search reads: a consistent view of providers, groups and allocations.
- * Today it is loaded from the store per search (src/resource/snapshot-loader.ts); the next step
- * (issue: fleet scale) keeps one in memory, current from the change log. The engine sees only
- * this interface, so that change does not touch it.
+ * In a running server it is the process's FleetIndex (src/resource/fleet-index.ts), kept current
+ * from the change log; tests and the reference evaluation build a MemorySnapshot from records
+ * loaded straight from the store (src/resource/snapshot-loader.ts). The engine sees only this
+ * interface.
  */
 import {
   type AllocationRecord,
   type GroupRecord,
   overlaps,
   type ProviderRecord,
+  SHARING_CAPABILITY,
   type Window,
 } from "../model.js";
 
@@ -19,6 +21,14 @@ export interface Snapshot {
   readonly children: ReadonlyMap<string, readonly string[]>;
   /** Every group by UUID. */
   readonly groups: ReadonlyMap<string, GroupRecord>;
+  /** Every provider UUID ordered by name, then UUID (the order every output follows). */
+  providersByName(): readonly string[];
+  /** Root provider UUIDs in the same order. */
+  rootsByName(): readonly string[];
+  /** Providers with MISC_SHARES_VIA_AGGREGATE (they may serve other trees). */
+  sharingProviders(): readonly string[];
+  /** The providers in a group. */
+  members(groupUuid: string): readonly string[];
   /**
    * The most of `resourceClass` allocated on the provider at any instant of `window`
    * (allocations overlapping the window, peak of their concurrent sum).
@@ -28,13 +38,30 @@ export interface Snapshot {
   consumerProviders(consumerUuid: string): readonly string[];
 }
 
-/** A snapshot built from plain records (loader and tests share it). */
+/** Orders provider records by name, then UUID. */
+export function compareProviders(a: ProviderRecord, b: ProviderRecord): number {
+  return a.name < b.name
+    ? -1
+    : a.name > b.name
+      ? 1
+      : a.uuid < b.uuid
+        ? -1
+        : a.uuid > b.uuid
+          ? 1
+          : 0;
+}
+
+/** A snapshot built from plain records (the reference loader and tests share it). */
 export class MemorySnapshot implements Snapshot {
   readonly providers: Map<string, ProviderRecord>;
   readonly children = new Map<string, string[]>();
   readonly groups: Map<string, GroupRecord>;
   private readonly usage: UsageLookup;
   private readonly byConsumer = new Map<string, Set<string>>();
+  private readonly byGroup = new Map<string, string[]>();
+  private byName: readonly string[] | null = null;
+  private roots: readonly string[] | null = null;
+  private sharing: readonly string[] | null = null;
 
   constructor(
     providers: Iterable<ProviderRecord>,
@@ -44,6 +71,11 @@ export class MemorySnapshot implements Snapshot {
     this.providers = new Map([...providers].map((p) => [p.uuid, p]));
     this.groups = new Map([...groups].map((g) => [g.uuid, g]));
     for (const p of this.providers.values()) {
+      for (const g of p.groups) {
+        const list = this.byGroup.get(g);
+        if (list) list.push(p.uuid);
+        else this.byGroup.set(g, [p.uuid]);
+      }
       if (p.parentUuid === null) continue;
       const list = this.children.get(p.parentUuid) ?? [];
       list.push(p.uuid);
@@ -56,6 +88,27 @@ export class MemorySnapshot implements Snapshot {
       set.add(a.providerUuid);
       this.byConsumer.set(a.consumerUuid, set);
     }
+  }
+
+  providersByName(): readonly string[] {
+    this.byName ??= [...this.providers.values()].sort(compareProviders).map((p) => p.uuid);
+    return this.byName;
+  }
+
+  rootsByName(): readonly string[] {
+    this.roots ??= this.providersByName().filter((u) => this.providers.get(u)?.parentUuid === null);
+    return this.roots;
+  }
+
+  sharingProviders(): readonly string[] {
+    this.sharing ??= this.providersByName().filter((u) =>
+      this.providers.get(u)?.capabilities.includes(SHARING_CAPABILITY),
+    );
+    return this.sharing;
+  }
+
+  members(groupUuid: string): readonly string[] {
+    return this.byGroup.get(groupUuid) ?? [];
   }
 
   used(providerUuid: string, resourceClass: string, window: Window): number {
@@ -91,19 +144,28 @@ export function usageLookup(allocations: Iterable<AllocationRecord>): UsageLooku
 
 /**
  * The peak concurrent sum of the allocations that overlap `window`. The sum only rises at an
- * allocation's start, so the peak is at the window start or at one of those starts.
+ * allocation's start, so the peak is at the window start or at one of those starts. When no
+ * overlapping allocation starts inside the window (the common case: everything running now),
+ * the peak is simply their sum.
  */
 export function peakUsage(allocations: readonly AllocationRecord[], window: Window): number {
+  let sum = 0;
+  let startsInside = false;
+  for (const a of allocations) {
+    if (!overlaps(a.window, window)) continue;
+    sum += a.amount;
+    if (a.window.start > window.start) startsInside = true;
+  }
+  if (!startsInside) return sum;
   const inWindow = allocations.filter((a) => overlaps(a.window, window));
-  if (inWindow.length === 0) return 0;
   const instants = new Set<string>([window.start]);
   for (const a of inWindow) if (a.window.start > window.start) instants.add(a.window.start);
   let peak = 0;
   for (const t of instants) {
-    let sum = 0;
+    let total = 0;
     for (const a of inWindow)
-      if (a.window.start <= t && (a.window.end === null || t < a.window.end)) sum += a.amount;
-    if (sum > peak) peak = sum;
+      if (a.window.start <= t && (a.window.end === null || t < a.window.end)) total += a.amount;
+    if (total > peak) peak = total;
   }
   return peak;
 }

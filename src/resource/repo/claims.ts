@@ -38,6 +38,65 @@ export async function loadSnapshotRows(db: Db, now: string) {
   return { providers, inventories, capabilities, memberships, groups, allocations };
 }
 
+/** At most this many values in one IN list (well under SQLite's and PostgreSQL's limits). */
+const CHUNK = 500;
+
+async function chunked<T>(
+  uuids: readonly string[],
+  load: (chunk: string[]) => Promise<T[]>,
+): Promise<T[]> {
+  const out: T[] = [];
+  for (let i = 0; i < uuids.length; i += CHUNK)
+    out.push(...(await load(uuids.slice(i, i + CHUNK))));
+  return out;
+}
+
+/** The snapshot rows of some providers (the index's refresh of changed providers). */
+export async function loadProviderRows(db: Db, uuids: readonly string[]) {
+  const [providers, inventories, capabilities, memberships] = await Promise.all([
+    chunked(uuids, (c) =>
+      db.selectFrom("resource_providers").selectAll().where("uuid", "in", c).execute(),
+    ),
+    chunked(uuids, (c) =>
+      db.selectFrom("resource_inventories").selectAll().where("provider_uuid", "in", c).execute(),
+    ),
+    chunked(uuids, (c) =>
+      db
+        .selectFrom("resource_provider_capabilities")
+        .selectAll()
+        .where("provider_uuid", "in", c)
+        .execute(),
+    ),
+    chunked(uuids, (c) =>
+      db
+        .selectFrom("resource_provider_groups")
+        .selectAll()
+        .where("provider_uuid", "in", c)
+        .execute(),
+    ),
+  ]);
+  return { providers, inventories, capabilities, memberships };
+}
+
+/** Allocations on some providers not ended at `now`. */
+export async function loadAllocationRows(db: Db, providers: readonly string[], now: string) {
+  return chunked(providers, (c) =>
+    db
+      .selectFrom("resource_allocations")
+      .selectAll()
+      .where("provider_uuid", "in", c)
+      .where((eb) => eb.or([eb("window_end", "=", ""), eb("window_end", ">", now)]))
+      .execute(),
+  );
+}
+
+/** Groups by UUID. */
+export async function loadGroupRows(db: Db, uuids: readonly string[]) {
+  return chunked(uuids, (c) =>
+    db.selectFrom("resource_groups").selectAll().where("uuid", "in", c).execute(),
+  );
+}
+
 /** Providers by UUID. */
 export async function providersByUuid(db: Db, uuids: readonly string[]): Promise<ProviderRow[]> {
   if (uuids.length === 0) return [];

@@ -1,0 +1,357 @@
+/**
+ * The fleet index (DESIGN.md §5): this process's in-memory copy of every provider, inventory,
+ * capability, group membership and live allocation, which answers FindCandidates and ClaimBest's
+ * search without SQL. It is built once at start and kept current from the change log:
+ *
+ * - this process's commits: after a transaction that appended changes commits, its providers are
+ *   re-read (watch.ts notifyingStore awaits that, so a caller reads its own writes);
+ * - every process's commits: the feed (repo/changes.ts) is read after a PostgreSQL NOTIFY, and
+ *   every POLL_MS in any case, so another replica's claims show here within a bounded lag.
+ *
+ * Every update re-reads the changed providers' current rows, so applying a change twice or late
+ * is harmless and the index converges on the database. All reads go through one queue of rounds:
+ * a round starts after the requests it serves were made and applies its rows in one synchronous
+ * step, so a search (synchronous too) never sees half a round, and an older read can never
+ * overwrite a newer one. The index can be stale — a claim then fails its re-check in the
+ * database and is retried — but never ahead of the database.
+ */
+import type { Logger } from "pino";
+import { nowIso } from "../platform/ids.js";
+import type { Store } from "../store/store.js";
+import { compareProviders, peakUsage, type Snapshot } from "./engine/snapshot.js";
+import {
+  type AllocationRecord,
+  type GroupRecord,
+  type ProviderRecord,
+  SHARING_CAPABILITY,
+  type Window,
+} from "./model.js";
+import {
+  CHANGES_CHANNEL,
+  type ChangeKind,
+  type FeedCursor,
+  feedAfter,
+  feedStart,
+} from "./repo/changes.js";
+import {
+  loadAllocationRows,
+  loadGroupRows,
+  loadProviderRows,
+  loadSnapshotRows,
+} from "./repo/claims.js";
+import {
+  allocationRecord,
+  groupRecord,
+  providerRecords,
+  type SnapshotSource,
+} from "./snapshot-loader.js";
+
+/** How often the feed is read without a wake-up (the lag bound when a NOTIFY is lost). */
+export const POLL_MS = 250;
+/** Rows read from the feed per query. */
+const FEED_BATCH = 5000;
+/** Delay before reading again rows that were committed but not yet final (PostgreSQL). */
+const PENDING_RETRY_MS = 5;
+
+/** A waiter for the round that serves its request. */
+interface Ticket {
+  ticket: number;
+  resolve: () => void;
+}
+
+export interface FleetIndexOptions {
+  store: Store;
+  logger: Logger;
+  /** Called after a round applied feed rows (wakes WatchProviders streams). */
+  onFeed?: () => void;
+}
+
+export class FleetIndex implements Snapshot, SnapshotSource {
+  readonly providers = new Map<string, ProviderRecord>();
+  readonly children = new Map<string, string[]>();
+  readonly groups = new Map<string, GroupRecord>();
+  /** provider → class → allocations not ended when last read. */
+  private readonly allocations = new Map<string, Map<string, AllocationRecord[]>>();
+  private readonly byConsumer = new Map<string, Set<string>>();
+  private readonly byGroup = new Map<string, Set<string>>();
+  private readonly memberLists = new Map<string, readonly string[]>();
+  private byName: readonly string[] | null = null;
+  private roots: readonly string[] | null = null;
+  private sharing: readonly string[] | null = null;
+
+  private cursor: FeedCursor = { seq: 0, txid: null };
+  private readonly full = new Set<string>();
+  private readonly usage = new Set<string>();
+  private feedWanted = false;
+  private requested = 0;
+  private served = 0;
+  private waiting: Ticket[] = [];
+  private pumping = false;
+  private timer: NodeJS.Timeout | undefined;
+  private pendingTimer: NodeJS.Timeout | undefined;
+  private unlisten: (() => Promise<void>) | undefined;
+  private closed = false;
+  /** Completed rounds (tests and metrics read it). */
+  rounds = 0;
+
+  constructor(private readonly options: FleetIndexOptions) {}
+
+  /** Loads the whole fleet, then follows the feed (LISTEN + poll). */
+  async start(): Promise<void> {
+    const { store } = this.options;
+    await store.transaction(async (tx) => {
+      this.cursor = await feedStart(store, tx);
+      const rows = await loadSnapshotRows(tx, nowIso());
+      for (const g of rows.groups) this.groups.set(g.uuid, groupRecord(g));
+      for (const p of providerRecords(rows)) this.putProvider(p.uuid, p);
+      const byProvider = new Map<string, AllocationRecord[]>();
+      for (const row of rows.allocations) {
+        const a = allocationRecord(row);
+        const list = byProvider.get(a.providerUuid);
+        if (list) list.push(a);
+        else byProvider.set(a.providerUuid, [a]);
+      }
+      for (const [uuid, list] of byProvider) this.putAllocations(uuid, list);
+    });
+    this.unlisten = await store.listen(CHANGES_CHANNEL, () => void this.follow());
+    this.timer = setInterval(() => void this.follow(), POLL_MS);
+    this.timer.unref();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.timer);
+    clearTimeout(this.pendingTimer);
+    await this.unlisten?.();
+  }
+
+  async snapshot(): Promise<Snapshot> {
+    return this;
+  }
+
+  /**
+   * Re-reads these providers (a commit of this process touched them); resolves when the index
+   * holds their state as of a moment after the call. "usage" re-reads allocations only.
+   */
+  refresh(changes: ReadonlyMap<string, ChangeKind>): Promise<void> {
+    for (const [uuid, kind] of changes) (kind === "usage" ? this.usage : this.full).add(uuid);
+    return this.request();
+  }
+
+  /** Reads the feed (another process may have committed); resolves when that round is done. */
+  follow(): Promise<void> {
+    this.feedWanted = true;
+    return this.request();
+  }
+
+  // ---- Snapshot ----
+
+  providersByName(): readonly string[] {
+    this.byName ??= [...this.providers.values()].sort(compareProviders).map((p) => p.uuid);
+    return this.byName;
+  }
+
+  rootsByName(): readonly string[] {
+    this.roots ??= this.providersByName().filter((u) => this.providers.get(u)?.parentUuid === null);
+    return this.roots;
+  }
+
+  sharingProviders(): readonly string[] {
+    this.sharing ??= this.providersByName().filter((u) =>
+      this.providers.get(u)?.capabilities.includes(SHARING_CAPABILITY),
+    );
+    return this.sharing;
+  }
+
+  members(groupUuid: string): readonly string[] {
+    let list = this.memberLists.get(groupUuid);
+    if (!list) {
+      list = [...(this.byGroup.get(groupUuid) ?? [])];
+      this.memberLists.set(groupUuid, list);
+    }
+    return list;
+  }
+
+  used(providerUuid: string, resourceClass: string, window: Window): number {
+    const list = this.allocations.get(providerUuid)?.get(resourceClass);
+    return list ? peakUsage(list, window) : 0;
+  }
+
+  consumerProviders(consumerUuid: string): readonly string[] {
+    return [...(this.byConsumer.get(consumerUuid) ?? [])];
+  }
+
+  // ---- rounds ----
+
+  private request(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    const ticket = ++this.requested;
+    const done = new Promise<void>((resolve) => this.waiting.push({ ticket, resolve }));
+    void this.pump();
+    return done;
+  }
+
+  private async pump(): Promise<void> {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      while (this.served < this.requested && !this.closed) {
+        const target = this.requested;
+        const full = [...this.full];
+        const usage = [...this.usage].filter((u) => !this.full.has(u));
+        const feed = this.feedWanted;
+        this.full.clear();
+        this.usage.clear();
+        this.feedWanted = false;
+        try {
+          await this.round(full, usage, feed);
+        } catch (err) {
+          // Keep what this round should have read; the next poll tries again.
+          for (const u of full) this.full.add(u);
+          for (const u of usage) this.usage.add(u);
+          this.feedWanted ||= feed;
+          this.options.logger.warn({ err }, "fleet index: refresh failed, retrying on next poll");
+        }
+        this.served = target;
+        const ready = this.waiting.filter((w) => w.ticket <= target);
+        this.waiting = this.waiting.filter((w) => w.ticket > target);
+        for (const w of ready) w.resolve();
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  /** One round: read the feed (if asked), re-read every provider named, apply at once. */
+  private async round(full: string[], usage: string[], feed: boolean): Promise<void> {
+    const { store } = this.options;
+    const db = store.readDb;
+    const fullSet = new Set(full);
+    const usageSet = new Set(usage);
+    let cursor = this.cursor;
+    let fed = false;
+    if (feed) {
+      for (;;) {
+        const batch = await feedAfter(store, db, cursor, FEED_BATCH);
+        for (const row of batch.rows) {
+          if (row.change === "usage") usageSet.add(row.provider_uuid);
+          else fullSet.add(row.provider_uuid);
+        }
+        fed ||= batch.rows.length > 0;
+        cursor = batch.cursor;
+        if (batch.pending) this.followSoon();
+        if (batch.rows.length < FEED_BATCH) break;
+      }
+    }
+    for (const u of fullSet) usageSet.delete(u);
+    if (fullSet.size === 0 && usageSet.size === 0) {
+      this.cursor = cursor;
+      if (fed) this.options.onFeed?.();
+      return;
+    }
+    const fullList = [...fullSet];
+    const now = nowIso();
+    const [rows, allocationRows] = await Promise.all([
+      loadProviderRows(db, fullList),
+      loadAllocationRows(db, [...fullList, ...usageSet], now),
+    ]);
+    const unknownGroups = [
+      ...new Set(rows.memberships.map((m) => m.group_uuid).filter((g) => !this.groups.has(g))),
+    ];
+    const groupRows = await loadGroupRows(db, unknownGroups);
+    // Apply in one synchronous step.
+    for (const g of groupRows) this.groups.set(g.uuid, groupRecord(g));
+    const records = new Map(providerRecords(rows).map((p) => [p.uuid, p]));
+    for (const uuid of fullList) this.putProvider(uuid, records.get(uuid));
+    const byProvider = new Map<string, AllocationRecord[]>();
+    for (const uuid of [...fullList, ...usageSet]) byProvider.set(uuid, []);
+    for (const row of allocationRows)
+      byProvider.get(row.provider_uuid)?.push(allocationRecord(row));
+    for (const [uuid, list] of byProvider) this.putAllocations(uuid, list);
+    this.cursor = cursor;
+    this.rounds++;
+    if (fed) this.options.onFeed?.();
+  }
+
+  /** Reads the feed again shortly (rows were committed but older transactions still run). */
+  private followSoon(): void {
+    if (this.pendingTimer || this.closed) return;
+    this.pendingTimer = setTimeout(() => {
+      this.pendingTimer = undefined;
+      void this.follow();
+    }, PENDING_RETRY_MS);
+    this.pendingTimer.unref();
+  }
+
+  /** Replaces (or, with undefined, removes) one provider, keeping the side maps true. */
+  private putProvider(uuid: string, record: ProviderRecord | undefined): void {
+    const old = this.providers.get(uuid);
+    const oldParent = old?.parentUuid ?? null;
+    const newParent = record?.parentUuid ?? null;
+    if (old && (oldParent !== newParent || !record) && oldParent !== null) {
+      const siblings = this.children.get(oldParent)?.filter((c) => c !== uuid) ?? [];
+      if (siblings.length > 0) this.children.set(oldParent, siblings);
+      else this.children.delete(oldParent);
+    }
+    if (record && newParent !== null && (!old || oldParent !== newParent)) {
+      const siblings = this.children.get(newParent);
+      if (siblings) siblings.push(uuid);
+      else this.children.set(newParent, [uuid]);
+    }
+    const oldGroups = old?.groups ?? [];
+    const newGroups = record?.groups ?? [];
+    for (const g of oldGroups)
+      if (!newGroups.includes(g)) {
+        this.byGroup.get(g)?.delete(uuid);
+        this.memberLists.delete(g);
+      }
+    for (const g of newGroups)
+      if (!oldGroups.includes(g)) {
+        const set = this.byGroup.get(g);
+        if (set) set.add(uuid);
+        else this.byGroup.set(g, new Set([uuid]));
+        this.memberLists.delete(g);
+      }
+    if (!old || !record || old.name !== record.name) this.byName = null;
+    if (!old || !record || old.name !== record.name || oldParent !== newParent) this.roots = null;
+    if (
+      !old ||
+      !record ||
+      old.name !== record.name ||
+      old.capabilities.includes(SHARING_CAPABILITY) !==
+        record.capabilities.includes(SHARING_CAPABILITY)
+    )
+      this.sharing = null;
+    if (record) this.providers.set(uuid, record);
+    else {
+      this.providers.delete(uuid);
+      this.putAllocations(uuid, []);
+    }
+  }
+
+  /** Replaces the live allocations of one provider. */
+  private putAllocations(uuid: string, list: readonly AllocationRecord[]): void {
+    const old = this.allocations.get(uuid);
+    if (old)
+      for (const records of old.values())
+        for (const a of records) {
+          const set = this.byConsumer.get(a.consumerUuid);
+          set?.delete(uuid);
+          if (set?.size === 0) this.byConsumer.delete(a.consumerUuid);
+        }
+    if (list.length === 0) {
+      this.allocations.delete(uuid);
+      return;
+    }
+    const byClass = new Map<string, AllocationRecord[]>();
+    for (const a of list) {
+      const records = byClass.get(a.resourceClass);
+      if (records) records.push(a);
+      else byClass.set(a.resourceClass, [a]);
+      const set = this.byConsumer.get(a.consumerUuid);
+      if (set) set.add(uuid);
+      else this.byConsumer.set(a.consumerUuid, new Set([uuid]));
+    }
+    this.allocations.set(uuid, byClass);
+  }
+}
