@@ -201,14 +201,18 @@ export async function startTestServer(
 }
 
 /** Runs `body` once per store kind, each against its own fresh database and server. */
-export function forEachStore(title: string, body: (server: () => TestServer) => void): void {
+export function forEachStore(
+  title: string,
+  body: (server: () => TestServer) => void,
+  options: TestServerOptions = {},
+): void {
   for (const kind of STORE_KINDS) {
     describe(`${title} [${kind}]`, () => {
       let store: FreshStore | undefined;
       let server: TestServer | undefined;
       before(async () => {
         store = await freshStore(kind);
-        server = await startTestServer(store.url);
+        server = await startTestServer(store.url, undefined, options);
       });
       after(async () => {
         await server?.stop();

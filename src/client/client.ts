@@ -14,6 +14,11 @@ import {
 } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { CatalogService, type Endpoint } from "../gen/mulligan/catalog/v1/catalog_pb.js";
+import {
+  ExecutorService,
+  ImageService,
+  MachineService,
+} from "../gen/mulligan/control/v1/control_pb.js";
 import { IdentityService } from "../gen/mulligan/iam/v1/iam_pb.js";
 import { MetadataService } from "../gen/mulligan/meta/v1/meta_pb.js";
 import { ResourceService } from "../gen/mulligan/resource/v1/resource_pb.js";
@@ -33,6 +38,12 @@ export class MulliganClient {
   readonly meta: Client<typeof MetadataService>;
   /** ResourceService: providers, inventories, candidates, claims, usages and quotas. */
   readonly resource: Client<typeof ResourceService>;
+  /** MachineService: provision, watch and decommission machines. */
+  readonly machines: Client<typeof MachineService>;
+  /** ImageService: the images machines boot from. */
+  readonly images: Client<typeof ImageService>;
+  /** ExecutorService: the executors' link (leases and reports). */
+  readonly executor: Client<typeof ExecutorService>;
 
   private constructor(
     private readonly options: ResolvedOptions,
@@ -43,6 +54,9 @@ export class MulliganClient {
     this.iam = this.service(IdentityService);
     this.meta = this.service(MetadataService);
     this.resource = this.service(ResourceService);
+    this.machines = this.service(MachineService);
+    this.images = this.service(ImageService);
+    this.executor = this.service(ExecutorService);
   }
 
   /** Fetches the catalog from `options.server` and returns a client routed by it. */

@@ -6,8 +6,10 @@
  */
 import type { ConnectRouter } from "@connectrpc/connect";
 import type { Logger } from "pino";
+import { createControlModule } from "../control/module.js";
 import { IdentityService } from "../gen/mulligan/iam/v1/iam_pb.js";
 import { MetadataService } from "../gen/mulligan/meta/v1/meta_pb.js";
+import { ResourceService } from "../gen/mulligan/resource/v1/resource_pb.js";
 import { createIamModule } from "../iam/module.js";
 import { RemoteKeySource, RemoteProjectDirectory } from "../iam/remote.js";
 import { createMetaModule } from "../meta/module.js";
@@ -18,6 +20,7 @@ import type { ServeConfig } from "../platform/config.js";
 import type { IdentityProvider, RegionDirectory } from "../platform/directory.js";
 import { HealthMonitor, healthService } from "../platform/health.js";
 import { newUuid } from "../platform/ids.js";
+import { inProcessClient, servicePrincipal } from "../platform/in-process.js";
 import { Metrics, type MetricsServer, serveMetrics } from "../platform/metrics.js";
 import { reflectionService } from "../platform/reflection.js";
 import { GrpcServer } from "../platform/server.js";
@@ -26,6 +29,9 @@ import { TokenVerifier } from "../platform/tokens.js";
 import { createResourceModule } from "../resource/module.js";
 import { migrate } from "../store/migrate.js";
 import { openStore, type Store } from "../store/store.js";
+
+/** The account UUID control's claims are recorded under (no such account exists in iam). */
+const CONTROL_ACCOUNT_UUID = "00000000-0000-7000-8000-00000000c0de";
 
 export interface HostOptions {
   config: ServeConfig;
@@ -204,16 +210,39 @@ function compose(
   } else {
     regions = new RemoteRegionDirectory(catalogTransport(catalog, MetadataService.typeName));
   }
+  let resource: ServiceModule | undefined;
   if (config.services.includes("resource")) {
     const resourceLogger = logger.child({ service: "resource" });
+    resource = createResourceModule({
+      store,
+      logger: resourceLogger,
+      projects: identity.projects,
+      regions,
+    });
+    add(resource, resourceLogger);
+  }
+  if (config.services.includes("control")) {
+    // Control claims and releases as a fleet-wide identity, through ResourceService's contract.
+    if (!resource)
+      throw new Error(
+        "the control part needs the resource part in the same process (add resource to --services)",
+      );
+    const controlLogger = logger.child({ service: "control" });
+    const client = inProcessClient(
+      ResourceService,
+      (router) => resource.register(router),
+      servicePrincipal("control", CONTROL_ACCOUNT_UUID),
+    );
     add(
-      createResourceModule({
+      createControlModule({
         store,
-        logger: resourceLogger,
+        logger: controlLogger,
         projects: identity.projects,
         regions,
+        resource: client,
+        settings: config.control ?? {},
       }),
-      resourceLogger,
+      controlLogger,
     );
   }
   return { modules, loggers, identity };

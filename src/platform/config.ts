@@ -33,6 +33,13 @@ export interface ServeConfig {
   logLevel: string;
   /** URL other processes and clients use to reach this one (default: from listen). */
   advertiseUrl?: string;
+  /** Control's tunables (lease length, attempts, task deadline); defaults in src/control/deps.ts. */
+  control?: {
+    maxAttempts?: number;
+    leaseMs?: number;
+    taskDeadlineMs?: number;
+    scheduleHoldMs?: number;
+  };
 }
 
 export const DEFAULT_LISTEN: HostPort = { host: "127.0.0.1", port: 7443 };

@@ -64,3 +64,28 @@ export function codeName(code: Code | undefined): string {
   for (const [name, value] of Object.entries(byName)) if (value === code) return name;
   return "UNKNOWN";
 }
+
+/**
+ * The other way: a ConnectError from another Mulligan service back into a MulliganError with
+ * its reason, violations and metadata, so a part calling another part over gRPC can pass the
+ * other's error on (or decide on its reason) as if it had been thrown in-process.
+ */
+export function fromConnectError(err: unknown): MulliganError {
+  if (err instanceof MulliganError) return err;
+  const ce = ConnectError.from(err);
+  if (ce.cause instanceof MulliganError) return ce.cause;
+  const info = ce.findDetails(ErrorInfoSchema)[0];
+  const bad = ce.findDetails(BadRequestSchema)[0];
+  const name = (codeName(ce.code) === "OK" ? "UNKNOWN" : codeName(ce.code)) as CodeName;
+  return new MulliganError(
+    name,
+    info?.reason ?? name,
+    ce.rawMessage,
+    (bad?.fieldViolations ?? []).map((v) => ({
+      field: v.field,
+      reason: v.reason,
+      description: v.description,
+    })),
+    info?.metadata ?? {},
+  );
+}

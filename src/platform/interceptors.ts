@@ -34,7 +34,10 @@ export function observe(loggerFor: LoggerFor, metrics: Metrics): Interceptor {
     logger.debug({ method, requestId }, "rpc start");
     let code = "OK";
     try {
-      return req.stream ? await next(req) : await untilDeadline(next(req), req.signal);
+      if (!req.stream) return await untilDeadline(next(req), req.signal);
+      const res = await next(req);
+      // Errors thrown while a response streams get Mulligan's details too.
+      return res.stream ? { ...res, message: withWireErrors(res.message, req.signal) } : res;
     } catch (err) {
       // A call aborted by its deadline must say so, not INTERNAL.
       const cause = req.signal.aborted && !(err instanceof MulliganError) ? req.signal.reason : err;
@@ -60,6 +63,18 @@ export function observe(loggerFor: LoggerFor, metrics: Metrics): Interceptor {
       );
     }
   };
+}
+
+/** Passes a response stream through, turning what it throws into a wire error. */
+async function* withWireErrors<T>(
+  messages: AsyncIterable<T>,
+  signal: AbortSignal,
+): AsyncIterable<T> {
+  try {
+    yield* messages;
+  } catch (err) {
+    throw toConnectError(signal.aborted && !(err instanceof MulliganError) ? signal.reason : err);
+  }
 }
 
 /**

@@ -11,7 +11,7 @@ import type { Store } from "../store/store.js";
 import type { PolicyTable } from "./policy.js";
 
 /** The parts of Mulligan, by the names used in `--services`. */
-export const PARTS = ["iam", "meta", "resource"] as const;
+export const PARTS = ["iam", "meta", "resource", "control"] as const;
 export type Part = (typeof PARTS)[number];
 
 export interface HostedService {

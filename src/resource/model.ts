@@ -101,6 +101,8 @@ export interface QueryInput {
   /** Region UUIDs a provider must be in (a region and its sub-regions); null = anywhere. */
   regions: ReadonlySet<string> | null;
   distance: readonly DistanceInput[];
+  /** Root provider UUIDs no candidate may come from. */
+  forbiddenTrees?: ReadonlySet<string>;
   window: Window;
   /** 0 = no limit. */
   limit: number;

@@ -223,6 +223,14 @@ export async function decodeQuery(
       inTree,
     });
   }
+  const forbiddenTrees = new Set<string>();
+  for (const [i, ref] of (q?.forbiddenTrees ?? []).entries()) {
+    const row = await findProviderRow(deps.store.db, ref);
+    // A tree that no longer exists cannot be chosen anyway.
+    if (row) forbiddenTrees.add(row.root_uuid);
+    else if (!isUuid(ref))
+      v.add(`${field}.forbidden_trees[${i}]`, "PROVIDER_UNKNOWN", `no provider "${ref}"`);
+  }
   let regions: ReadonlySet<string> | null = null;
   if (q && q.region !== "") {
     const region = await deps.regions.findRegion(caller, q.region);
@@ -230,5 +238,5 @@ export async function decodeQuery(
     regions = await deps.regions.subtree(caller, region.uuid);
   }
   v.throwIfAny();
-  return { query: { ...draft, groups: resolved, regions }, given };
+  return { query: { ...draft, groups: resolved, regions, forbiddenTrees }, given };
 }

@@ -2,6 +2,7 @@
  * The one schema, as Kysely sees it. Each service declares its own tables in its tables.ts and
  * only its repo.ts touches them; this file only joins the declarations into one type.
  */
+import type { ControlTables } from "../control/tables.js";
 import type { IamTables } from "../iam/tables.js";
 import type { MetaTables } from "../meta/tables.js";
 import type { ResourceTables } from "../resource/tables.js";
@@ -16,4 +17,8 @@ export interface PlatformTables {
   };
 }
 
-export type Database = PlatformTables & IamTables & MetaTables & ResourceTables;
+export type Database = PlatformTables &
+  IamTables &
+  MetaTables &
+  ResourceTables &
+  ControlTables;

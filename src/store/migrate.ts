@@ -4,6 +4,7 @@
  * migration once. Names sort in application order: a date, a sequence, the owning part.
  */
 import { type Kysely, type Migration, Migrator, sql } from "kysely";
+import { controlMigrations } from "../control/migrations.js";
 import { iamMigrations } from "../iam/migrations.js";
 import { metaMigrations } from "../meta/migrations.js";
 import { resourceMigrations } from "../resource/migrations.js";
@@ -26,7 +27,13 @@ const platformMigrations: Record<string, Migration> = {
 
 /** Every migration of every part, by name. */
 export function allMigrations(): Record<string, Migration> {
-  return { ...platformMigrations, ...iamMigrations, ...metaMigrations, ...resourceMigrations };
+  return {
+    ...platformMigrations,
+    ...iamMigrations,
+    ...metaMigrations,
+    ...resourceMigrations,
+    ...controlMigrations,
+  };
 }
 
 /** Applies pending migrations; throws with the failing migration's name. */

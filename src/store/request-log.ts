@@ -22,7 +22,11 @@ export interface RequestLogTable {
 }
 
 /** Tables that hold request logs (one per service). */
-export type RequestLogTableName = "iam_requests" | "meta_requests" | "resource_requests";
+export type RequestLogTableName =
+  | "iam_requests"
+  | "meta_requests"
+  | "resource_requests"
+  | "control_requests";
 
 /** Creates a part's request log table; called from that part's first migration. */
 export async function createRequestLogTable(

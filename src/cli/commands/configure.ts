@@ -23,7 +23,12 @@ export function configureCommand(): Command {
         updateMask: { paths: o.logLevel !== undefined ? ["log_level"] : [] },
       };
       await withClient(cmd, async (client, g) => {
-        const clients = { iam: client.iam, meta: client.meta, resource: client.resource };
+        const clients = {
+          iam: client.iam,
+          meta: client.meta,
+          resource: client.resource,
+          control: client.machines,
+        };
         const res = await clients[service as Part].configure(request);
         if (res.settings)
           printOne(g.output, RuntimeSettingsSchema, res.settings, [

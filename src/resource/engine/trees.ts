@@ -95,6 +95,15 @@ export function viableTrees(
     (a) => sets.every((s) => s.has(a)),
   );
   const q = ctx.query;
+  const forbidden = q.forbiddenTrees;
+  if (forbidden && forbidden.size > 0)
+    pool = narrowTrees(
+      steps,
+      pool,
+      "forbidden_trees",
+      "every tree left is forbidden",
+      (a) => !forbidden.has(a),
+    );
   if (q.rootRequired.length > 0 || q.rootForbidden.length > 0)
     pool = narrowTrees(
       steps,

@@ -1,0 +1,53 @@
+/**
+ * What the control domain works with, wired once by module.ts: the store, the directories of
+ * other parts, the resource engine (placement.ts), a wake-up signal, and its settings.
+ */
+import type { Logger } from "pino";
+import type { ProjectDirectory, RegionDirectory } from "../platform/directory.js";
+import type { Principal } from "../platform/principal.js";
+import { seesFleet } from "../platform/principal.js";
+import { idempotencyKey } from "../store/request-log.js";
+import type { Store } from "../store/store.js";
+import type { Placement } from "./placement.js";
+import type { Signal } from "./signal.js";
+
+/** Tunables with their defaults compiled in one place. */
+export interface ControlSettings {
+  /** Build attempts per machine (hosts tried) before it goes ERROR. */
+  maxAttempts: number;
+  /** How long a leased task stays with its executor without a report. */
+  leaseMs: number;
+  /** A task still open this long after it was queued has failed (its executor is gone). */
+  taskDeadlineMs: number;
+  /** How long a scheduler holds a machine in SCHEDULING before another may take it. */
+  scheduleHoldMs: number;
+}
+
+export const DEFAULT_CONTROL_SETTINGS: ControlSettings = {
+  maxAttempts: 3,
+  leaseMs: 30_000,
+  taskDeadlineMs: 10 * 60_000,
+  scheduleHoldMs: 30_000,
+};
+
+export interface ControlDeps {
+  store: Store;
+  logger: Logger;
+  projects: ProjectDirectory;
+  regions: RegionDirectory;
+  placement: Placement;
+  /** Wakes the scheduler, lease waiters and watchers of this process after a commit. */
+  changed: Signal;
+  settings: ControlSettings;
+}
+
+/** The projects whose machines and images a principal sees; null for the whole fleet. */
+export function visibleProjects(p: Principal): readonly string[] | null {
+  if (seesFleet(p)) return null;
+  return p.projectUuid ? [p.projectUuid] : [];
+}
+
+/** The request-log key of a control mutation. */
+export function requestKey(method: string, p: Principal, input: { requestId?: string }) {
+  return idempotencyKey("control_requests", method, p.accountUuid, input);
+}

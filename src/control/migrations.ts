@@ -1,0 +1,99 @@
+/**
+ * Forward-only migrations of the control part (text and integer columns only). Collected by
+ * src/store/migrate.ts.
+ */
+import type { Kysely, Migration } from "kysely";
+import { createRequestLogTable } from "../store/request-log.js";
+
+/** The control part's migrations by name; names sort in application order. */
+export const controlMigrations: Record<string, Migration> = {
+  "2026_12_02_004_control": {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("control_machines")
+        .addColumn("uuid", "text", (c) => c.primaryKey())
+        .addColumn("name", "text", (c) => c.notNull())
+        .addColumn("live_name", "text", (c) => c.notNull())
+        .addColumn("project_uuid", "text", (c) => c.notNull())
+        .addColumn("project_name", "text", (c) => c.notNull())
+        .addColumn("owner_uuid", "text", (c) => c.notNull())
+        .addColumn("region_uuid", "text", (c) => c.notNull())
+        .addColumn("region_name", "text", (c) => c.notNull())
+        .addColumn("kind", "text", (c) => c.notNull())
+        .addColumn("state", "text", (c) => c.notNull())
+        .addColumn("failed_step", "text", (c) => c.notNull())
+        .addColumn("reason", "text", (c) => c.notNull())
+        .addColumn("message", "text", (c) => c.notNull())
+        .addColumn("image_uuid", "text", (c) => c.notNull())
+        .addColumn("image_name", "text", (c) => c.notNull())
+        .addColumn("host_uuid", "text", (c) => c.notNull())
+        .addColumn("host_name", "text", (c) => c.notNull())
+        .addColumn("spec", "text", (c) => c.notNull())
+        .addColumn("allocations", "text", (c) => c.notNull())
+        .addColumn("attempts", "text", (c) => c.notNull())
+        .addColumn("schedule_until", "text", (c) => c.notNull())
+        .addColumn("event_seq", "integer", (c) => c.notNull())
+        .addColumn("created_at", "text", (c) => c.notNull())
+        .addColumn("updated_at", "text", (c) => c.notNull())
+        .addUniqueConstraint("control_machines_name_unique", ["project_uuid", "live_name"])
+        .execute();
+      await db.schema
+        .createIndex("control_machines_state")
+        .on("control_machines")
+        .columns(["state", "schedule_until"])
+        .execute();
+      await db.schema
+        .createTable("control_machine_events")
+        .addColumn("machine_uuid", "text", (c) => c.notNull())
+        .addColumn("seq", "integer", (c) => c.notNull())
+        .addColumn("at", "text", (c) => c.notNull())
+        .addColumn("state", "text", (c) => c.notNull())
+        .addColumn("step", "text", (c) => c.notNull())
+        .addColumn("message", "text", (c) => c.notNull())
+        .addColumn("reason", "text", (c) => c.notNull())
+        .addPrimaryKeyConstraint("control_machine_events_pk", ["machine_uuid", "seq"])
+        .execute();
+      await db.schema
+        .createTable("control_images")
+        .addColumn("uuid", "text", (c) => c.primaryKey())
+        .addColumn("name", "text", (c) => c.notNull())
+        .addColumn("project_uuid", "text", (c) => c.notNull())
+        .addColumn("source", "text", (c) => c.notNull())
+        .addColumn("boot_marker", "text", (c) => c.notNull())
+        .addColumn("created_at", "text", (c) => c.notNull())
+        .addUniqueConstraint("control_images_name_unique", ["project_uuid", "name"])
+        .execute();
+      await db.schema
+        .createTable("control_tasks")
+        .addColumn("uuid", "text", (c) => c.primaryKey())
+        .addColumn("machine_uuid", "text", (c) => c.notNull())
+        .addColumn("kind", "text", (c) => c.notNull())
+        .addColumn("host_uuid", "text", (c) => c.notNull())
+        .addColumn("state", "text", (c) => c.notNull())
+        .addColumn("payload", "text", (c) => c.notNull())
+        .addColumn("lease_token", "text", (c) => c.notNull())
+        .addColumn("lease_until", "text", (c) => c.notNull())
+        .addColumn("deliveries", "integer", (c) => c.notNull())
+        .addColumn("created_at", "text", (c) => c.notNull())
+        .addColumn("updated_at", "text", (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex("control_tasks_host")
+        .on("control_tasks")
+        .columns(["host_uuid", "state", "created_at"])
+        .execute();
+      await db.schema
+        .createIndex("control_tasks_machine")
+        .on("control_tasks")
+        .columns(["machine_uuid", "state"])
+        .execute();
+      await db.schema
+        .createTable("control_consoles")
+        .addColumn("machine_uuid", "text", (c) => c.primaryKey())
+        .addColumn("text", "text", (c) => c.notNull())
+        .addColumn("captured_at", "text", (c) => c.notNull())
+        .execute();
+      await createRequestLogTable(db, "control_requests");
+    },
+  },
+};

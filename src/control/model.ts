@@ -1,0 +1,140 @@
+/**
+ * The control part's vocabulary as plain data (no gRPC types): machines, their events and
+ * attempts, images, and the tasks executors lease.
+ */
+
+export type MachineState =
+  | "PENDING"
+  | "SCHEDULING"
+  | "PROVISIONING"
+  | "ACTIVE"
+  | "DECOMMISSIONING"
+  | "DELETED"
+  | "ERROR";
+
+export type MachineKind = "VM" | "BAREMETAL";
+
+/**
+ * One resource request group in the resource service's JSON form (proto3 JSON of
+ * mulligan.resource.v1.RequestGroup): control stores and forwards it, the resource part judges it.
+ */
+export type RequestGroupJson = Record<string, unknown>;
+
+/** What the caller asked for, as stored with the machine. */
+export interface MachineSpec {
+  name: string;
+  kind: MachineKind;
+  groups: RequestGroupJson[];
+  sshKeys: string[];
+  userData: string;
+}
+
+/** One build attempt on one host. */
+export interface Attempt {
+  number: number;
+  hostUuid: string;
+  hostName: string;
+  failedStep: string;
+  reason: string;
+  message: string;
+}
+
+/** Resources held by a machine on one provider. */
+export interface HeldAllocation {
+  providerUuid: string;
+  providerName: string;
+  resources: Record<string, number>;
+}
+
+export interface Machine {
+  uuid: string;
+  name: string;
+  projectUuid: string;
+  projectName: string;
+  ownerUuid: string;
+  regionUuid: string;
+  regionName: string;
+  kind: MachineKind;
+  state: MachineState;
+  failedStep: string;
+  reason: string;
+  message: string;
+  imageUuid: string;
+  imageName: string;
+  hostUuid: string;
+  hostName: string;
+  spec: MachineSpec;
+  allocations: HeldAllocation[];
+  attempts: Attempt[];
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface MachineEvent {
+  seq: number;
+  at: string;
+  state: MachineState;
+  step: string;
+  message: string;
+  reason: string;
+}
+
+export type ImageSource =
+  | { kind: "disk"; source: string; format: "qcow2" | "raw"; sha256: string }
+  | {
+      kind: "kernel";
+      kernel: string;
+      kernelSha256: string;
+      initrd: string;
+      initrdSha256: string;
+      cmdline: string;
+    };
+
+export interface Image {
+  uuid: string;
+  name: string;
+  /** "" for a fleet image. */
+  projectUuid: string;
+  source: ImageSource;
+  bootMarker: string;
+  createdAt: string;
+}
+
+/** The default boot marker: a login prompt or cloud-init's final message. */
+export const DEFAULT_BOOT_MARKER = "login:|Cloud-init v\\. .* finished";
+
+export type TaskKind = "BUILD_VM" | "DESTROY_VM";
+export type TaskState = "ready" | "leased" | "done" | "failed" | "cancelled";
+
+/** The guest a BUILD_VM task builds (the executor's input). */
+export interface GuestPayload {
+  machineUuid: string;
+  hostname: string;
+  vcpus: number;
+  memoryMb: number;
+  diskGb: number;
+  image: Image;
+  sshKeys: string[];
+  userData: string;
+}
+
+export interface Task {
+  uuid: string;
+  kind: TaskKind;
+  machineUuid: string;
+  hostUuid: string;
+  state: TaskState;
+  guest: GuestPayload | null;
+  leaseToken: string;
+  leaseUntil: string;
+  deliveries: number;
+  createdAt: string;
+}
+
+/** How a task ended badly, as an executor reports it. */
+export interface TaskFailure {
+  step: string;
+  reason: string;
+  message: string;
+  hostFault: boolean;
+}

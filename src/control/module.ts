@@ -1,0 +1,71 @@
+/**
+ * The control part as its host sees it: MachineService, ImageService and ExecutorService with
+ * their policy tables, and the scheduler that runs beside them. The resource engine is reached
+ * through ResourceService's contract (placement.ts); projects and regions through directories.
+ */
+import type { Client, ConnectRouter } from "@connectrpc/connect";
+import {
+  ExecutorService,
+  ImageService,
+  MachineService,
+} from "../gen/mulligan/control/v1/control_pb.js";
+import type { ResourceService } from "../gen/mulligan/resource/v1/resource_pb.js";
+import type { ProjectDirectory, RegionDirectory } from "../platform/directory.js";
+import type { ServiceDeps, ServiceModule } from "../platform/service-module.js";
+import { pruneRequestLog } from "../store/request-log.js";
+import { type ControlDeps, type ControlSettings, DEFAULT_CONTROL_SETTINGS } from "./deps.js";
+import { resourcePlacement } from "./placement.js";
+import { executorPolicy, imagePolicy, machinePolicy } from "./policy.js";
+import { Scheduler } from "./scheduler.js";
+import { executorService, imageService, machineService } from "./service.js";
+import { Signal } from "./signal.js";
+
+const PRUNE_INTERVAL_MS = 3600 * 1000;
+
+export interface ControlModuleDeps extends ServiceDeps {
+  projects: ProjectDirectory;
+  regions: RegionDirectory;
+  /** ResourceService as a fleet-wide identity (in-process when co-hosted). */
+  resource: Client<typeof ResourceService>;
+  settings?: Partial<ControlSettings>;
+}
+
+export function createControlModule(base: ControlModuleDeps): ServiceModule {
+  const deps: ControlDeps = {
+    store: base.store,
+    logger: base.logger,
+    projects: base.projects,
+    regions: base.regions,
+    placement: resourcePlacement(base.resource),
+    changed: new Signal(),
+    settings: { ...DEFAULT_CONTROL_SETTINGS, ...base.settings },
+  };
+  const scheduler = new Scheduler(deps);
+  let prune: NodeJS.Timeout | undefined;
+  return {
+    part: "control",
+    services: [
+      { desc: MachineService, policy: machinePolicy },
+      { desc: ImageService, policy: imagePolicy },
+      { desc: ExecutorService, policy: executorPolicy },
+    ],
+    async start() {
+      scheduler.start();
+      prune = setInterval(() => {
+        pruneRequestLog(base.store, "control_requests").catch((err) =>
+          base.logger.warn({ err }, "request log prune failed"),
+        );
+      }, PRUNE_INTERVAL_MS);
+      prune.unref();
+    },
+    register(router: ConnectRouter) {
+      router.service(MachineService, machineService(deps));
+      router.service(ImageService, imageService(deps));
+      router.service(ExecutorService, executorService(deps));
+    },
+    async close() {
+      clearInterval(prune);
+      await scheduler.close();
+    },
+  };
+}

@@ -1,0 +1,238 @@
+/**
+ * The executor side of the control plane: leasing tasks (at-least-once: a lease that is not
+ * renewed expires and the task goes to whoever asks next for that host) and applying their
+ * reports. Every outcome goes through `finish`, which moves the machine along its lifecycle and
+ * releases its claim on every failure path.
+ */
+import { MulliganError } from "../platform/errors.js";
+import { newUuid, nowIso } from "../platform/ids.js";
+import { RetryTransaction } from "../store/store.js";
+import type { ControlDeps } from "./deps.js";
+import type { Machine, Task, TaskFailure } from "./model.js";
+import * as repo from "./repo.js";
+
+/** A machine that moved while this transaction ran: read it again and decide again. */
+async function moved(done: Promise<boolean>): Promise<void> {
+  if (!(await done)) throw new RetryTransaction("the machine moved on meanwhile");
+}
+
+/** Longest a LeaseTasks call waits for work. */
+export const MAX_LEASE_WAIT_MS = 30_000;
+/** How often a waiting lease re-reads when nothing in this process woke it. */
+const LEASE_POLL_MS = 1000;
+/** Console text kept per machine. */
+export const MAX_CONSOLE_BYTES = 64 * 1024;
+
+export interface LeaseInput {
+  hosts: string[];
+  waitMs: number;
+  maxTasks: number;
+  consoles: { machineUuid: string; text: string }[];
+}
+
+function later(ms: number): string {
+  return new Date(Date.now() + ms).toISOString();
+}
+
+function tail(text: string): string {
+  const bytes = Buffer.from(text, "utf8");
+  return bytes.length <= MAX_CONSOLE_BYTES
+    ? text
+    : bytes.subarray(bytes.length - MAX_CONSOLE_BYTES).toString("utf8");
+}
+
+/** Publishes consoles, then waits up to `waitMs` for tasks of the hosts and leases them. */
+export async function leaseTasks(
+  deps: ControlDeps,
+  input: LeaseInput,
+  signal: AbortSignal,
+): Promise<Task[]> {
+  const { store } = deps;
+  const hosts: string[] = [];
+  for (const [i, ref] of input.hosts.entries()) {
+    const found = await deps.placement.findProvider(ref);
+    if (!found) throw MulliganError.notFound("host", ref, `hosts[${i}]`);
+    hosts.push(found.uuid);
+  }
+  const at = nowIso();
+  for (const c of input.consoles) await repo.saveConsole(store.db, c.machineUuid, tail(c.text), at);
+  const deadline = Date.now() + input.waitMs;
+  for (;;) {
+    const waited = deps.changed.wait(
+      Math.min(LEASE_POLL_MS, Math.max(0, deadline - Date.now())),
+      signal,
+    );
+    const leased: Task[] = [];
+    const now = nowIso();
+    for (const t of await repo.leasable(store.db, hosts, now, input.maxTasks)) {
+      const token = newUuid();
+      const until = later(deps.settings.leaseMs);
+      if (await repo.leaseTask(store.db, t, token, until, now))
+        leased.push({
+          ...t,
+          state: "leased",
+          leaseToken: token,
+          leaseUntil: until,
+          deliveries: t.deliveries + 1,
+        });
+    }
+    if (leased.length > 0 || Date.now() >= deadline || signal.aborted) {
+      if (signal.aborted && leased.length === 0 && signal.reason) throw signal.reason;
+      return leased;
+    }
+    await waited;
+  }
+}
+
+/** A decoded ReportTask request. */
+export interface ReportInput {
+  taskUuid: string;
+  leaseToken: string;
+  step: string;
+  message: string;
+  result: { kind: "progress" } | { kind: "done" } | { kind: "failure"; failure: TaskFailure };
+  console: string;
+}
+
+/** Applies a report; answers the new lease end, or `cancelled` when the task is no longer wanted. */
+export async function reportTask(
+  deps: ControlDeps,
+  input: ReportInput,
+): Promise<{ leaseUntil: string; cancelled: boolean }> {
+  const { store } = deps;
+  const task = await repo.getTask(store.db, input.taskUuid);
+  if (!task) throw MulliganError.notFound("task", input.taskUuid, "task_uuid");
+  if (task.state === "cancelled") return { leaseUntil: "", cancelled: true };
+  if (task.state !== "leased" || task.leaseToken !== input.leaseToken)
+    throw MulliganError.failedPrecondition(
+      "LEASE_LOST",
+      `task ${task.uuid} is ${task.state === "leased" ? "leased to another delivery" : task.state}`,
+    );
+  const now = nowIso();
+  if (input.console !== "")
+    await repo.saveConsole(store.db, task.machineUuid, tail(input.console), now);
+  if (input.result.kind === "progress") {
+    const until = later(deps.settings.leaseMs);
+    await store.transaction(async (tx) => {
+      await repo.updateTask(tx, task.uuid, ["leased"], { leaseUntil: until }, now);
+      const m = await repo.getMachine(tx, task.machineUuid);
+      if (m && input.step !== "" && (m.state === "PROVISIONING" || m.state === "DECOMMISSIONING"))
+        await repo.progress(tx, m.uuid, m.state, input.step, input.message, now);
+    });
+    deps.changed.notify();
+    return { leaseUntil: until, cancelled: false };
+  }
+  await finish(deps, task, input.result.kind === "done" ? null : input.result.failure);
+  return { leaseUntil: "", cancelled: false };
+}
+
+/**
+ * Ends a task and moves its machine: a build that succeeded makes the machine ACTIVE; one that
+ * failed releases the claim, then either reschedules (host at fault, attempts left) or records
+ * ERROR with the failing step; a finished teardown releases the claim and the machine is
+ * DELETED. A task whose machine has moved on (decommissioned meanwhile) only ends.
+ */
+export async function finish(deps: ControlDeps, task: Task, failure: TaskFailure | null) {
+  const { store } = deps;
+  const machine = await repo.getMachine(store.db, task.machineUuid);
+  const releases =
+    machine !== undefined &&
+    ((task.kind === "BUILD_VM" && failure !== null && machine.state === "PROVISIONING") ||
+      (task.kind === "DESTROY_VM" && failure === null && machine.state === "DECOMMISSIONING"));
+  // Release before the state moves on: a rescheduled machine must not find its old claim.
+  if (releases) await deps.placement.release(task.machineUuid);
+  await store.transaction(async (tx) => {
+    const open = ["leased", "ready"] as const;
+    if (
+      !(await repo.updateTask(
+        tx,
+        task.uuid,
+        open,
+        { state: failure ? "failed" : "done" },
+        nowIso(),
+      ))
+    )
+      return;
+    const m = await repo.getMachine(tx, task.machineUuid);
+    if (!m) return;
+    const at = nowIso();
+    if (task.kind === "BUILD_VM" && m.state === "PROVISIONING") {
+      if (failure === null)
+        await moved(
+          repo.transition(tx, m, "ACTIVE", {
+            step: "boot",
+            message: `running on ${m.hostName || m.hostUuid}`,
+            at,
+          }),
+        );
+      else await buildFailed(deps, tx, m, failure, at);
+    } else if (task.kind === "DESTROY_VM" && m.state === "DECOMMISSIONING") {
+      if (failure === null)
+        await moved(
+          repo.transition(tx, m, "DELETED", { step: "teardown", message: "deleted", at }),
+        );
+      else
+        await moved(
+          repo.transition(tx, m, "ERROR", {
+            step: failure.step,
+            failedStep: failure.step,
+            reason: failure.reason,
+            message: `teardown failed: ${failure.message}`,
+            at,
+          }),
+        );
+    }
+  });
+  deps.changed.notify();
+}
+
+async function buildFailed(
+  deps: ControlDeps,
+  tx: Parameters<typeof repo.getMachine>[0],
+  m: Machine,
+  failure: TaskFailure,
+  at: string,
+): Promise<void> {
+  const attempts = m.attempts.map((a, i) =>
+    i === m.attempts.length - 1
+      ? { ...a, failedStep: failure.step, reason: failure.reason, message: failure.message }
+      : a,
+  );
+  // Whatever the failed build left on the host is removed (the machine is no longer there).
+  await repo.insertTask(
+    tx,
+    { uuid: newUuid(), kind: "DESTROY_VM", machineUuid: m.uuid, hostUuid: m.hostUuid },
+    at,
+  );
+  const where = m.hostName || m.hostUuid;
+  if (failure.hostFault && attempts.length < deps.settings.maxAttempts) {
+    await moved(
+      repo.transition(tx, m, "PENDING", {
+        step: failure.step,
+        reason: failure.reason,
+        message: `attempt ${attempts.length} on ${where} failed (${failure.message}); trying another host`,
+        hostUuid: "",
+        hostName: "",
+        allocations: [],
+        attempts,
+        at,
+      }),
+    );
+    return;
+  }
+  const tried = failure.hostFault ? ` after ${attempts.length} attempts` : "";
+  await moved(
+    repo.transition(tx, m, "ERROR", {
+      step: failure.step,
+      failedStep: failure.step,
+      reason: failure.reason,
+      message: `${failure.step} failed on ${where}${tried}: ${failure.message}`,
+      // The machine holds nothing any more; the cleanup task above runs on its own.
+      hostUuid: "",
+      hostName: "",
+      allocations: [],
+      attempts,
+      at,
+    }),
+  );
+}
