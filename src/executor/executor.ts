@@ -1,0 +1,211 @@
+/**
+ * The executor process: it authenticates as an EXECUTOR account, registers this host as a
+ * root provider (and keeps its inventory current), then long-polls LeaseTasks for the host,
+ * publishing the consoles of its guests with every poll and running up to `maxBuilds` tasks
+ * at once. It outlives control-plane restarts: calls that find the server away are retried
+ * with backoff, and each outage is logged once.
+ */
+import { mkdir } from "node:fs/promises";
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { Logger } from "pino";
+import {
+  type ConsoleSnapshot,
+  ExecutorService,
+  type Task,
+} from "../gen/mulligan/control/v1/control_pb.js";
+import { ResourceService } from "../gen/mulligan/resource/v1/resource_pb.js";
+import { type BackoffPolicy, backoffDelay, sleep } from "./backoff.js";
+import { hostInventory, readHostSnapshot } from "./host-inventory.js";
+import { type HostIdentity, loadHostUuid, registerHost } from "./host-registration.js";
+import { ImageCache } from "./image-cache.js";
+import {
+  CONSOLE_TAIL_BYTES,
+  type ExecutorOptions,
+  LEASE_WAIT_SECONDS,
+  REGISTRATION_INTERVAL_MS,
+  type ResolvedExecutorOptions,
+  resolveExecutorOptions,
+} from "./options.js";
+import { ExecutorSession } from "./session.js";
+import { runTask, type TaskReporter } from "./task-runner.js";
+
+/** Slack over the server-side wait before a LeaseTasks call is given up as hung. */
+const LEASE_CALL_SLACK_MS = 20_000;
+/** Polling is cheap: after an outage, find the server again within a few seconds. */
+const LEASE_BACKOFF: BackoffPolicy = { initialMs: 250, maxMs: 5_000 };
+
+export class Executor {
+  private readonly stopping = new AbortController();
+  private readonly running = new Set<Promise<unknown>>();
+  private readonly images: ImageCache;
+  private readonly reporter: TaskReporter;
+  private readonly log: Logger;
+  private leasing: Promise<void> = Promise.resolve();
+  private registrationTimer: NodeJS.Timeout | undefined;
+  private registering: Promise<void> = Promise.resolve();
+
+  private constructor(
+    private readonly options: ResolvedExecutorOptions,
+    private readonly session: ExecutorSession,
+    /** This host's root provider. */
+    readonly host: HostIdentity,
+  ) {
+    this.log = options.logger.child({ host: host.name });
+    this.images = new ImageCache(options.stateDir);
+    const tasks = session.authorized(ExecutorService);
+    // A token that expired while the server was away is renewed, and the report sent again.
+    this.reporter = {
+      reportTask: async (request, callOptions) => {
+        try {
+          return await tasks.reportTask(request, callOptions);
+        } catch (err) {
+          if (ConnectError.from(err).code !== Code.Unauthenticated) throw err;
+          await session.renewNow();
+          return tasks.reportTask(request, callOptions);
+        }
+      },
+    };
+  }
+
+  /**
+   * Authenticates, registers the host and starts leasing; resolves once leasing runs. Fails
+   * when the server cannot be reached or refuses the account, the host or its inventory.
+   */
+  static async start(options: ExecutorOptions): Promise<Executor> {
+    const resolved = resolveExecutorOptions(options);
+    await mkdir(resolved.stateDir, { recursive: true });
+    const host: HostIdentity = {
+      uuid: await loadHostUuid(resolved.stateDir),
+      name: resolved.hostName,
+      region: resolved.region,
+    };
+    const session = await ExecutorSession.open(resolved);
+    const executor = new Executor(resolved, session, host);
+    try {
+      await executor.register();
+    } catch (err) {
+      session.close();
+      throw err;
+    }
+    executor.log.info({ provider: host.uuid }, "host registered; leasing tasks");
+    executor.scheduleRegistration();
+    executor.leasing = executor.leaseLoop();
+    return executor;
+  }
+
+  /** Stops leasing and waits for the running tasks to end; guests keep running. */
+  async stop(): Promise<void> {
+    this.stopping.abort();
+    clearTimeout(this.registrationTimer);
+    await this.leasing;
+    await this.registering;
+    await Promise.allSettled([...this.running]);
+    this.session.close();
+    this.log.info("executor stopped");
+  }
+
+  private async register(): Promise<void> {
+    const snapshot = await readHostSnapshot(this.options.stateDir);
+    const inventory = hostInventory(snapshot, this.options.inventoryPolicy);
+    await registerHost(this.session.authorized(ResourceService), this.host, inventory);
+  }
+
+  /** Registers again every minute, so inventory follows the host (and a lost provider returns). */
+  private scheduleRegistration(failures = 0): void {
+    this.registrationTimer = setTimeout(() => {
+      this.registering = this.register()
+        .then(
+          () => {
+            if (failures > 0) this.log.info("host registration current again");
+            return 0;
+          },
+          (err: unknown) => {
+            if (failures === 0)
+              this.log.warn(
+                { err: ConnectError.from(err).message },
+                "cannot refresh host inventory",
+              );
+            return failures + 1;
+          },
+        )
+        .then((next) => {
+          if (!this.stopping.signal.aborted) this.scheduleRegistration(next);
+        });
+    }, REGISTRATION_INTERVAL_MS);
+    this.registrationTimer.unref();
+  }
+
+  private async leaseLoop(): Promise<void> {
+    const tasks = this.session.authorized(ExecutorService);
+    const signal = this.stopping.signal;
+    let failures = 0;
+    while (!signal.aborted) {
+      const free = this.options.maxBuilds - this.running.size;
+      if (free <= 0) {
+        await Promise.race([...this.running, sleep(LEASE_WAIT_SECONDS * 1000, signal)]);
+        continue;
+      }
+      try {
+        const res = await tasks.leaseTasks(
+          {
+            hosts: [this.host.uuid],
+            waitSeconds: LEASE_WAIT_SECONDS,
+            maxTasks: free,
+            consoles: await this.consoles(),
+          },
+          { signal, timeoutMs: LEASE_WAIT_SECONDS * 1000 + LEASE_CALL_SLACK_MS },
+        );
+        if (failures > 0) this.log.info("control plane reachable again");
+        failures = 0;
+        for (const task of res.tasks) this.run(task);
+      } catch (err) {
+        if (signal.aborted) break;
+        const e = ConnectError.from(err);
+        if (failures === 0)
+          this.log.warn(
+            { code: Code[e.code], err: e.rawMessage },
+            "cannot lease tasks; retrying with backoff",
+          );
+        if (e.code === Code.Unauthenticated) await this.session.renewNow();
+        await sleep(backoffDelay(failures, LEASE_BACKOFF), signal);
+        failures += 1;
+      }
+    }
+  }
+
+  private run(task: Task): void {
+    this.log.info(
+      { task: task.uuid, kind: task.kind, machine: task.machineUuid, deliveries: task.deliveries },
+      "task leased",
+    );
+    const done = runTask(task, {
+      driver: this.options.driver,
+      images: this.images,
+      reporter: this.reporter,
+      logger: this.log,
+      bootTimeoutMs: this.options.bootTimeoutMs,
+    }).then(
+      (outcome) => this.log.info({ task: task.uuid, outcome }, "task ended"),
+      (err: Error) => this.log.error({ task: task.uuid, err: err.message }, "task crashed"),
+    );
+    this.running.add(done);
+    void done.finally(() => this.running.delete(done));
+  }
+
+  /** The console tail of every running guest, published with each poll. */
+  private async consoles(): Promise<Array<Pick<ConsoleSnapshot, "machineUuid" | "text">>> {
+    const { driver } = this.options;
+    try {
+      const guests = (await driver.list()).filter((g) => g.power === "running");
+      return await Promise.all(
+        guests.map(async (g) => ({
+          machineUuid: g.uuid,
+          text: await driver.consoleLog(g.uuid, CONSOLE_TAIL_BYTES).catch(() => ""),
+        })),
+      );
+    } catch (err) {
+      this.log.debug({ err: (err as Error).message }, "cannot read guest consoles");
+      return [];
+    }
+  }
+}
