@@ -10,8 +10,11 @@ import { candidatesCommands } from "./commands/candidates.js";
 import { capabilityCommand, resourceClassCommand } from "./commands/capability.js";
 import { claimCommands } from "./commands/claim.js";
 import { configureCommand } from "./commands/configure.js";
+import { executorCommand } from "./commands/executor.js";
 import { groupCommand } from "./commands/group.js";
+import { imageCommand } from "./commands/image.js";
 import { inventoryCommand } from "./commands/inventory.js";
+import { machineCommand } from "./commands/machine.js";
 import { objectCommand } from "./commands/object.js";
 import { projectCommand } from "./commands/project.js";
 import { propertyCommand } from "./commands/property.js";
@@ -41,6 +44,7 @@ export function createProgram(): Command {
     .addHelpText("after", EXIT_CODES_HELP);
   for (const cmd of [
     serveCommand(),
+    executorCommand(),
     bootstrapCommand(),
     loginCommand(),
     logoutCommand(),
@@ -60,6 +64,8 @@ export function createProgram(): Command {
     ...candidatesCommands(),
     ...claimCommands(),
     ...usageCommands(),
+    machineCommand(),
+    imageCommand(),
     configureCommand(),
   ])
     program.addCommand(cmd);

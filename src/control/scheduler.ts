@@ -126,7 +126,7 @@ export class Scheduler {
     const image = await repo.findImage(store.db, m.imageUuid, null);
     const moved = await store.transaction(async (tx) => {
       const current = await repo.getMachine(tx, m.uuid);
-      if (!current || current.state !== "SCHEDULING") return false;
+      if (current?.state !== "SCHEDULING") return false;
       const attempts = [
         ...current.attempts,
         {

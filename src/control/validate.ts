@@ -209,7 +209,7 @@ export function decodeLeaseTasks(req: LeaseTasksRequest): LeaseInput {
   return Violations.decode((v) => {
     if (req.hosts.length === 0)
       v.add("hosts", "FIELD_REQUIRED", "must name the hosts this executor runs");
-    req.hosts.forEach((h, i) => v.ref(`hosts[${i}]`, h, true));
+    for (const [i, h] of req.hosts.entries()) v.ref(`hosts[${i}]`, h, true);
     if (req.waitSeconds < 0 || req.waitSeconds * 1000 > MAX_LEASE_WAIT_MS)
       v.add("wait_seconds", "FIELD_INVALID", `must be between 0 and ${MAX_LEASE_WAIT_MS / 1000}`);
     if (req.maxTasks < 0 || req.maxTasks > 64)

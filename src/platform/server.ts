@@ -33,6 +33,8 @@ export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 
 export class GrpcServer {
   private readonly sessions = new Set<http2.Http2Session>();
+  /** Every TCP connection, HTTP/2 or not yet: a half-open one would hold close() forever. */
+  private readonly sockets = new Set<import("node:net").Socket>();
 
   private constructor(
     private readonly server: http2.Http2Server | http2.Http2SecureServer,
@@ -40,6 +42,10 @@ export class GrpcServer {
     readonly port: number,
     readonly secure: boolean,
   ) {
+    server.on("connection", (socket: import("node:net").Socket) => {
+      this.sockets.add(socket);
+      socket.on("close", () => this.sockets.delete(socket));
+    });
     server.on("session", (s) => {
       this.sessions.add(s);
       s.on("close", () => this.sessions.delete(s));
@@ -104,6 +110,7 @@ export class GrpcServer {
     });
     await Promise.race([closed, deadline]);
     for (const s of this.sessions) s.destroy();
+    for (const socket of this.sockets) socket.destroy();
     await closed;
   }
 }

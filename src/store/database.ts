@@ -17,8 +17,4 @@ export interface PlatformTables {
   };
 }
 
-export type Database = PlatformTables &
-  IamTables &
-  MetaTables &
-  ResourceTables &
-  ControlTables;
+export type Database = PlatformTables & IamTables & MetaTables & ResourceTables & ControlTables;

@@ -52,8 +52,14 @@ export function serveCommand(): Command {
       "trace, debug, info, warn, error, fatal or silent (default info)",
     )
     .option("--advertise-url <url>", "URL published in the catalog (default: from --listen)")
-    .action(async (flags: ServeFlags) => {
-      await runServe(flags);
+    .option(
+      "--local-executor",
+      "also run an executor for this machine (QEMU guests), registered in --executor-region",
+    )
+    .option("--executor-region <region>", "region of the local executor's host", "default")
+    .action(async (flags: ServeFlags & { localExecutor?: boolean; executorRegion: string }) => {
+      const { localExecutor, executorRegion, ...serve } = flags;
+      await runServe(serve, process.env, localExecutor ? { region: executorRegion } : undefined);
     });
 }
 
@@ -61,6 +67,7 @@ export function serveCommand(): Command {
 export async function runServe(
   flags: ServeFlags,
   env: NodeJS.ProcessEnv = process.env,
+  localExecutor?: { region: string },
 ): Promise<Host> {
   let config: ReturnType<typeof loadServeConfig>;
   try {
@@ -81,11 +88,17 @@ export async function runServe(
     const invalid = err instanceof MulliganError && err.code === "INVALID_ARGUMENT";
     fail(invalid ? SERVE_EXIT.badConfig : SERVE_EXIT.failed, message);
   }
-  handleSignals(host, logger);
+  let beforeStop = async () => {};
+  if (localExecutor) {
+    const { startLocalExecutor } = await import("../../host/local-executor.js");
+    const executor = await startLocalExecutor(host, logger, localExecutor);
+    beforeStop = () => executor.stop();
+  }
+  handleSignals(host, logger, beforeStop);
   return host;
 }
 
-function handleSignals(host: Host, logger: Logger): void {
+function handleSignals(host: Host, logger: Logger, beforeStop: () => Promise<void>): void {
   let received = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     received += 1;
@@ -99,13 +112,16 @@ function handleSignals(host: Host, logger: Logger): void {
       logger.error("shutdown did not finish in time");
       process.exit(SERVE_EXIT.failed);
     }, host.config.drainTimeoutMs + 5000).unref();
-    host.stop().then(
-      () => process.exit(SERVE_EXIT.ok),
-      (err: Error) => {
-        logger.error({ err: err.message }, "shutdown failed");
-        process.exit(SERVE_EXIT.failed);
-      },
-    );
+    beforeStop()
+      .catch((err: Error) => logger.error({ err: err.message }, "local executor did not stop"))
+      .then(() => host.stop())
+      .then(
+        () => process.exit(SERVE_EXIT.ok),
+        (err: Error) => {
+          logger.error({ err: err.message }, "shutdown failed");
+          process.exit(SERVE_EXIT.failed);
+        },
+      );
   };
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);

@@ -1,0 +1,244 @@
+/**
+ * The QEMU driver against real QEMU (TCG) and a real guest: the tiny busybox guest that
+ * scripts/build-test-image.sh builds into .cache/test-image. One guest runs at a time. The
+ * guest proves the config drive by printing its instance-id, hostname and key count.
+ */
+import assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { access, chmod, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { probeBoot, probeKvm } from "../src/executor/drivers/qemu/kvm-probe.js";
+import { QemuDriver } from "../src/executor/drivers/qemu/qemu-driver.js";
+import { GuestError, type GuestSpec, type GuestState } from "../src/executor/drivers/vm-driver.js";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const IMAGE_DIR = join(ROOT, ".cache", "test-image");
+const INSTALL = "apt-get install qemu-system-x86 qemu-utils genisoimage";
+const BOOT_TIMEOUT_MS = 60_000;
+
+let stateDir: string;
+let image: { kernel: string; initrd: string; cmdline: string; boot_marker: string };
+
+before(async () => {
+  for (const tool of ["qemu-system-x86_64", "qemu-img", "genisoimage"]) {
+    const probe = spawnSync(tool, ["--version"], { stdio: "ignore" });
+    if (probe.error) throw new Error(`${tool} is missing: ${INSTALL}`);
+  }
+  execFileSync("bash", [join(ROOT, "scripts", "build-test-image.sh"), IMAGE_DIR], {
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  image = JSON.parse(await readFile(join(IMAGE_DIR, "image.json"), "utf8"));
+  stateDir = await mkdtemp(join(tmpdir(), "mulligan-qemu-"));
+});
+
+after(async () => {
+  if (!stateDir) return;
+  const driver = await QemuDriver.create({ stateDir, shutdownGraceMs: 500 });
+  for (const guest of await driver.list()) await driver.destroy(guest.uuid);
+  await driver.close();
+  await rm(stateDir, { recursive: true, force: true });
+});
+
+function spec(overrides: Partial<GuestSpec> = {}): GuestSpec {
+  return {
+    uuid: randomUUID(),
+    hostname: "guest-one",
+    vcpus: 1,
+    memoryMb: 192,
+    diskGb: 1,
+    image: {
+      kind: "kernel",
+      kernelPath: join(IMAGE_DIR, image.kernel),
+      initrdPath: join(IMAGE_DIR, image.initrd),
+      cmdline: image.cmdline,
+    },
+    sshKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMulliganTestKeyOnly test@mulligan"],
+    userData: "#cloud-config\n",
+    bootMarker: image.boot_marker,
+    ...overrides,
+  };
+}
+
+/** Pids of every process whose command line names guest `uuid`. */
+async function qemuPidsOf(uuid: string): Promise<number[]> {
+  const pids: number[] = [];
+  for (const name of await readdir("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    const argv = await readFile(`/proc/${name}/cmdline`, "utf8").catch(() => "");
+    if (argv.split("\0").includes(`guest=${uuid}`)) pids.push(Number(name));
+  }
+  return pids;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** Asserts that `promise` rejects with a GuestError of this step, reason and fault. */
+async function rejectsWith(
+  promise: Promise<unknown>,
+  step: string,
+  reason: string,
+  hostFault: boolean,
+): Promise<GuestError> {
+  const error = await promise.then(
+    () => assert.fail(`expected GuestError ${reason}`),
+    (e: unknown) => e,
+  );
+  assert.ok(error instanceof GuestError, `not a GuestError: ${error}`);
+  assert.deepEqual([error.step, error.reason, error.hostFault], [step, reason, hostFault]);
+  return error;
+}
+
+test("a guest boots, reads its config drive, is adopted after a restart and is destroyed", async () => {
+  const s = spec();
+  const driver = await QemuDriver.create({ stateDir });
+  const steps: string[] = [];
+  const created = await driver.create(s, {
+    bootTimeoutMs: BOOT_TIMEOUT_MS,
+    onProgress: (p) => steps.push(p.step),
+  });
+  assert.deepEqual([...new Set(steps)], ["disk", "config-drive", "start", "boot"]);
+  assert.equal(created.power, "running");
+  assert.ok(created.pid);
+
+  assert.deepEqual(await driver.status(s.uuid), {
+    uuid: s.uuid,
+    power: "running",
+    pid: created.pid,
+  });
+  const console = await driver.consoleLog(s.uuid, 64 * 1024);
+  assert.match(console, new RegExp(`mulligan-guest: instance-id=${s.uuid}\\r?\\n`));
+  assert.match(console, /mulligan-guest: hostname=guest-one\r?\n/);
+  assert.match(console, /mulligan-guest: ssh-keys=1\r?\n/);
+  assert.match(console, new RegExp(image.boot_marker));
+  assert.equal((await driver.consoleLog(s.uuid, 10)).length, 10);
+  await driver.close();
+
+  // An executor restart: a new driver on the same directory finds and adopts the guest.
+  const restarted = await QemuDriver.create({ stateDir });
+  assert.deepEqual(await restarted.list(), [{ uuid: s.uuid, power: "running", pid: created.pid }]);
+  const adoptSteps: string[] = [];
+  const adopted = await restarted.create(s, {
+    bootTimeoutMs: 5_000,
+    onProgress: (p) => adoptSteps.push(p.step),
+  });
+  assert.equal(adopted.pid, created.pid);
+  assert.deepEqual([...new Set(adoptSteps)], ["start", "boot"]);
+  assert.deepEqual(await qemuPidsOf(s.uuid), [created.pid]);
+  const pidFile = await readFile(join(stateDir, s.uuid, "qemu.pid"), "utf8");
+  assert.equal(Number(pidFile.trim()), created.pid);
+
+  const started = Date.now();
+  await restarted.destroy(s.uuid);
+  // The guest powers off on the ACPI request, well before the grace period ends.
+  assert.ok(Date.now() - started < 2_000, `destroy took ${Date.now() - started} ms`);
+  assert.deepEqual(await qemuPidsOf(s.uuid), []);
+  assert.equal(await exists(join(stateDir, s.uuid)), false);
+  assert.deepEqual(await restarted.status(s.uuid), { uuid: s.uuid, power: "absent" });
+  await restarted.destroy(s.uuid);
+  assert.equal(await restarted.consoleLog(s.uuid, 100), "");
+  await restarted.close();
+});
+
+test("a missing QEMU binary is HYPERVISOR_MISSING, the host's fault", async () => {
+  const driver = await QemuDriver.create({
+    stateDir,
+    qemuBinary: "/nonexistent/qemu-system-x86_64",
+  });
+  const s = spec();
+  await rejectsWith(
+    driver.create(s, { bootTimeoutMs: 5_000 }),
+    "start",
+    "HYPERVISOR_MISSING",
+    true,
+  );
+  await driver.destroy(s.uuid);
+  assert.equal(await exists(join(stateDir, s.uuid)), false);
+  await driver.close();
+});
+
+test("a QEMU that exits at start is HYPERVISOR_FAILED with its own words", async () => {
+  const fake = join(stateDir, "fake-qemu.sh");
+  await writeFile(fake, "#!/bin/sh\necho 'qemu: could not open the frobnicator' >&2\nexit 1\n");
+  await chmod(fake, 0o755);
+  const driver = await QemuDriver.create({ stateDir, qemuBinary: fake });
+  const s = spec();
+  const error = await rejectsWith(
+    driver.create(s, { bootTimeoutMs: 5_000 }),
+    "start",
+    "HYPERVISOR_FAILED",
+    true,
+  );
+  assert.match(error.message, /could not open the frobnicator/);
+  await driver.destroy(s.uuid);
+  await rm(fake);
+  await driver.close();
+});
+
+test("a boot marker that never shows is BOOT_TIMEOUT, and destroy cleans up", async () => {
+  const driver = await QemuDriver.create({ stateDir, shutdownGraceMs: 500 });
+  const s = spec({ bootMarker: "^THIS_MARKER_NEVER_SHOWS$" });
+  const started = Date.now();
+  await rejectsWith(driver.create(s, { bootTimeoutMs: 4_000 }), "boot", "BOOT_TIMEOUT", false);
+  const took = Date.now() - started;
+  assert.ok(took >= 4_000 && took < 6_000, `BOOT_TIMEOUT after ${took} ms`);
+  const pids = await qemuPidsOf(s.uuid);
+  assert.equal(pids.length, 1);
+  await driver.destroy(s.uuid);
+  assert.deepEqual(await qemuPidsOf(s.uuid), []);
+  assert.equal(await exists(join(stateDir, s.uuid)), false);
+  await driver.close();
+});
+
+test("an abort stops the wait and kills nothing; watch sees the guest die", async () => {
+  const driver = await QemuDriver.create({ stateDir, shutdownGraceMs: 500 });
+  const s = spec({ bootMarker: "^THIS_MARKER_NEVER_SHOWS$" });
+  const controller = new AbortController();
+  const reason = new Error("the task was cancelled");
+  setTimeout(() => controller.abort(reason), 1_500);
+  const started = Date.now();
+  const error = await driver
+    .create(s, { bootTimeoutMs: BOOT_TIMEOUT_MS, signal: controller.signal })
+    .catch((e: unknown) => e);
+  assert.equal(error, reason);
+  assert.ok(Date.now() - started < 3_000, `abort took ${Date.now() - started} ms`);
+  const state = await driver.status(s.uuid);
+  assert.equal(state.power, "running");
+  assert.ok(state.pid);
+
+  const changes: GuestState[] = [];
+  const changed = new Promise<void>((resolve) => {
+    const stop = driver.watch((c) => {
+      changes.push(c);
+      if (c.power === "stopped") {
+        stop();
+        resolve();
+      }
+    });
+  });
+  // While watching, status() runs on the watch's connection: once it answers, kill QEMU
+  // behind the driver's back.
+  assert.equal((await driver.status(s.uuid)).power, "running");
+  process.kill(state.pid, "SIGKILL");
+  await changed;
+  assert.deepEqual(changes.at(-1), { uuid: s.uuid, power: "stopped" });
+  await driver.destroy(s.uuid);
+  assert.equal(await exists(join(stateDir, s.uuid)), false);
+  await driver.close();
+});
+
+test("the KVM probe's guest runs under TCG, and no usable /dev/kvm means no KVM", async () => {
+  assert.equal(await probeBoot("tcg"), true);
+  assert.equal(await probeKvm({ kvmDevice: "/nonexistent/kvm" }), false);
+  const driver = await QemuDriver.create({ stateDir });
+  assert.equal(driver.accel, "tcg");
+  await driver.close();
+});
