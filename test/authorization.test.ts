@@ -12,6 +12,11 @@ import { before, test } from "node:test";
 import { create, type DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { ErrorInfoSchema } from "../src/gen/google/rpc/error_details_pb.js";
+import {
+  ExecutorService,
+  ImageService,
+  MachineService,
+} from "../src/gen/mulligan/control/v1/control_pb.js";
 import { IdentityService } from "../src/gen/mulligan/iam/v1/iam_pb.js";
 import { MetadataService } from "../src/gen/mulligan/meta/v1/meta_pb.js";
 import { ResourceService } from "../src/gen/mulligan/resource/v1/resource_pb.js";
@@ -105,9 +110,35 @@ const EXPECTED: Record<string, Record<string, readonly Who[]>> = {
     WatchProviders: FLEET_READERS,
     Configure: ADMIN,
   },
+  [MachineService.typeName]: {
+    Provision: WRITERS,
+    GetMachine: READERS,
+    ListMachines: READERS,
+    WatchMachine: READERS,
+    Decommission: WRITERS,
+    GetConsoleLog: READERS,
+    Configure: ADMIN,
+  },
+  [ImageService.typeName]: {
+    RegisterImage: WRITERS,
+    GetImage: READERS,
+    ListImages: READERS,
+    DeleteImage: WRITERS,
+  },
+  [ExecutorService.typeName]: {
+    LeaseTasks: ["executor"],
+    ReportTask: ["executor"],
+  },
 };
 
-const SERVICES: readonly DescService[] = [IdentityService, MetadataService, ResourceService];
+const SERVICES: readonly DescService[] = [
+  IdentityService,
+  MetadataService,
+  ResourceService,
+  MachineService,
+  ImageService,
+  ExecutorService,
+];
 
 /** How long a server stream runs before the matrix stops it (a denial arrives at once). */
 const STREAM_PROBE_MS = 500;
@@ -174,8 +205,12 @@ forEachStore("authorization matrix", (server) => {
             const e = ConnectError.from(err);
             outcome = `${Code[e.code]}:${e.findDetails(ErrorInfoSchema)[0]?.reason ?? "?"}`;
           }
-          // Unimplemented would mean the call never reached a handler: not "allowed" either.
-          const refused = /^(PermissionDenied|Unauthenticated|Unimplemented):/.test(outcome);
+          // Unimplemented would mean the call never reached a handler: not "allowed" either. A
+          // refusal by the domain with its own reason (a project reader on a fleet-wide watch)
+          // means the policy table let the call through, which is what this matrix checks.
+          const refused =
+            outcome === "PermissionDenied:ROLE_REQUIRED" ||
+            /^(Unauthenticated|Unimplemented):/.test(outcome);
           const denial =
             who === "none" ? "Unauthenticated:TOKEN_MISSING" : "PermissionDenied:ROLE_REQUIRED";
           if (allowed.includes(who) ? refused : outcome !== denial)

@@ -31,7 +31,7 @@ describe("serve configuration", () => {
     assert.deepEqual(c.listen, { host: "127.0.0.1", port: 7443 });
     assert.equal(c.dataDir, "./.mulligan");
     assert.equal(c.databaseUrl, "sqlite:.mulligan/mulligan.db");
-    assert.deepEqual(c.services, ["iam", "meta", "resource"]);
+    assert.deepEqual(c.services, ["iam", "meta", "resource", "control"]);
     assert.equal(c.drainTimeoutMs, 10_000);
     assert.equal(c.logLevel, "info");
     assert.equal(c.insecure, false);
@@ -125,12 +125,13 @@ describe("serve configuration", () => {
       name: "unknown service",
       flags: { services: "iam,bogus" },
       error:
-        /^services "iam,bogus" \(from --services\): unknown service bogus; valid services are iam, meta, resource$/,
+        /^services "iam,bogus" \(from --services\): unknown service bogus; valid services are iam, meta, resource, control$/,
     },
     {
       name: "empty service list",
       env: { MULLIGAN_SERVICES: " , " },
-      error: /^services " , " \(from MULLIGAN_SERVICES\): valid services are iam, meta, resource$/,
+      error:
+        /^services " , " \(from MULLIGAN_SERVICES\): valid services are iam, meta, resource, control$/,
     },
     {
       name: "non-loopback listen without TLS",

@@ -18,6 +18,11 @@ import {
   HealthCheckResponse_ServingStatus as Status,
 } from "../src/gen/health/v1/health_pb.js";
 import { CatalogService } from "../src/gen/mulligan/catalog/v1/catalog_pb.js";
+import {
+  ExecutorService,
+  ImageService,
+  MachineService,
+} from "../src/gen/mulligan/control/v1/control_pb.js";
 import { AccountKind, IdentityService, Role } from "../src/gen/mulligan/iam/v1/iam_pb.js";
 import { MetadataService } from "../src/gen/mulligan/meta/v1/meta_pb.js";
 import { ResourceService } from "../src/gen/mulligan/resource/v1/resource_pb.js";
@@ -133,6 +138,9 @@ for (const kind of STORE_KINDS) {
       const { endpoints } = await server.client(CatalogService, "").getCatalog({});
       const mine = endpoints.filter((e) => e.instanceId === server.host.catalog.instanceId);
       assert.deepEqual(mine.map((e) => e.service).sort(), [
+        ExecutorService.typeName,
+        ImageService.typeName,
+        MachineService.typeName,
         IdentityService.typeName,
         MetadataService.typeName,
         ResourceService.typeName,

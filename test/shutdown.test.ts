@@ -187,7 +187,7 @@ describe("mulligan serve process", () => {
     {
       args: ["--services", "iam,compute"],
       error:
-        /^mulligan serve: services "iam,compute" \(from --services\): unknown service compute; valid services are iam, meta, resource$/,
+        /^mulligan serve: services "iam,compute" \(from --services\): unknown service compute; valid services are iam, meta, resource, control$/,
     },
     {
       args: ["--database", "sqlite"],
