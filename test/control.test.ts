@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import {
   ExecutorService,
   ImageFormat,
@@ -18,7 +18,7 @@ import {
   TaskKind,
 } from "../src/gen/mulligan/control/v1/control_pb.js";
 import { ResourceService } from "../src/gen/mulligan/resource/v1/resource_pb.js";
-import { expectGrpcError, forEachStore, type TestServer } from "./harness.js";
+import { assertNothingHeld, expectGrpcError, forEachStore, type TestServer } from "./harness.js";
 
 const SHA = "a".repeat(64);
 const groups = (vcpu: number, mem = 256) => [
@@ -172,14 +172,7 @@ forEachStore(
         ],
       );
       assert.ok(events.includes("PROVISIONING:start"), "progress steps are events");
-      const left = await s
-        .client(ResourceService)
-        .getAllocations({ consumer: created.uuid })
-        .catch((e) => ConnectError.from(e));
-      assert.ok(
-        left instanceof ConnectError ? left.code === Code.NotFound : left.allocations.length === 0,
-        "allocation released",
-      );
+      await assertNothingHeld(s, created.uuid, "allocation released");
       // The name is free again once the machine is DELETED.
       const reuse = (
         await machines.provision({ spec: { name: "vm-1", image: "tiny", groups: groups(1) } })
@@ -255,14 +248,7 @@ forEachStore(
       const failed = await until(s, m.uuid, MachineState.ERROR);
       assert.equal(failed.reason, "NO_CAPACITY");
       assert.equal(failed.attempts.length, 2);
-      const left = await s
-        .client(ResourceService)
-        .getAllocations({ consumer: m.uuid })
-        .catch((e) => ConnectError.from(e));
-      assert.ok(
-        left instanceof ConnectError || left.allocations.length === 0,
-        "no claim left behind",
-      );
+      await assertNothingHeld(s, m.uuid, "no claim left behind");
       await report(await lease(second.hostUuid), { result: { case: "done", value: true } });
       await machines.decommission({ machine: m.uuid });
     });
@@ -291,11 +277,7 @@ forEachStore(
       assert.equal(failed.failedStep, "image");
       assert.equal(failed.reason, "IMAGE_CHECKSUM_MISMATCH");
       assert.equal(failed.attempts.length, 1);
-      const left = await s
-        .client(ResourceService)
-        .getAllocations({ consumer: m.uuid })
-        .catch((e) => ConnectError.from(e));
-      assert.ok(left instanceof ConnectError || left.allocations.length === 0);
+      await assertNothingHeld(s, m.uuid);
       await report(await lease(host), { result: { case: "done", value: true } });
       await machines.decommission({ machine: m.uuid });
       await until(s, m.uuid, MachineState.DELETED);

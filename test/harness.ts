@@ -11,13 +11,20 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe } from "node:test";
 import type { DescService } from "@bufbuild/protobuf";
-import { type Client, type Code, ConnectError, createClient } from "@connectrpc/connect";
+import {
+  type Client,
+  type Code,
+  Code as CodeEnum,
+  ConnectError,
+  createClient,
+} from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import pg from "pg";
 import pino, { type Logger } from "pino";
 import { BadRequestSchema, ErrorInfoSchema } from "../src/gen/google/rpc/error_details_pb.js";
 import { AccountKind, IdentityService, Role } from "../src/gen/mulligan/iam/v1/iam_pb.js";
 import { MetadataService } from "../src/gen/mulligan/meta/v1/meta_pb.js";
+import { ResourceService } from "../src/gen/mulligan/resource/v1/resource_pb.js";
 import { Host } from "../src/host/host.js";
 import { defaultServeConfig, type ServeConfig } from "../src/platform/config.js";
 import type { RoleName } from "../src/platform/principal.js";
@@ -302,4 +309,20 @@ export async function expectGrpcError(
     );
   }
   return err;
+}
+
+/** Asserts that a consumer holds nothing: the resource part knows no such consumer, or no allocation. */
+export async function assertNothingHeld(
+  server: TestServer,
+  consumer: string,
+  message = "the claim was released",
+): Promise<void> {
+  const left = await server
+    .client(ResourceService)
+    .getAllocations({ consumer })
+    .catch((e: unknown) => ConnectError.from(e));
+  assert.ok(
+    left instanceof ConnectError ? left.code === CodeEnum.NotFound : left.allocations.length === 0,
+    message,
+  );
 }

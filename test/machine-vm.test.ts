@@ -23,7 +23,13 @@ import {
 } from "../src/gen/mulligan/control/v1/control_pb.js";
 import { AccountKind, IdentityService, Role } from "../src/gen/mulligan/iam/v1/iam_pb.js";
 import { ResourceService } from "../src/gen/mulligan/resource/v1/resource_pb.js";
-import { type FreshStore, freshStore, startTestServer, type TestServer } from "./harness.js";
+import {
+  assertNothingHeld,
+  type FreshStore,
+  freshStore,
+  startTestServer,
+  type TestServer,
+} from "./harness.js";
 import { type TestImage, testImage } from "./test-image.js";
 
 const SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHZ0ZXN0a2V5 e2e@test";
@@ -186,14 +192,7 @@ describe("virtual machines end to end (real QEMU) [sqlite]", () => {
 
     await machines.decommission({ machine: m.uuid });
     await until(s, m.uuid, [MachineState.DELETED], 60_000);
-    const left = await s
-      .client(ResourceService)
-      .getAllocations({ consumer: m.uuid })
-      .catch((e) => ConnectError.from(e));
-    assert.ok(
-      left instanceof ConnectError ? left.code === Code.NotFound : left.allocations.length === 0,
-      "claim released",
-    );
+    await assertNothingHeld(s, m.uuid, "claim released");
     for (let i = 0; i < 50 && qemuProcesses(m.uuid).length > 0; i++)
       await new Promise((r) => setTimeout(r, 100));
     assert.deepEqual(qemuProcesses(m.uuid), [], "no QEMU process left");
@@ -231,11 +230,7 @@ describe("virtual machines end to end (real QEMU) [sqlite]", () => {
     assert.equal(failed.state, MachineState.ERROR);
     assert.equal(failed.failedStep, "image");
     assert.equal(failed.reason, "IMAGE_CHECKSUM_MISMATCH");
-    const left = await s
-      .client(ResourceService)
-      .getAllocations({ consumer: m.uuid })
-      .catch((e) => ConnectError.from(e));
-    assert.ok(left instanceof ConnectError || left.allocations.length === 0, "claim released");
+    await assertNothingHeld(s, m.uuid, "claim released");
     await s.client(MachineService).decommission({ machine: m.uuid });
     await until(s, m.uuid, [MachineState.DELETED], 10_000);
     assert.ok(tiny);

@@ -33,8 +33,3 @@ export function assertTransition(from: MachineState, to: MachineState): void {
       `a machine cannot go from ${from} to ${to}`,
     );
 }
-
-/** States in which a machine still holds (or may hold) resources and a host. */
-export function isLive(state: MachineState): boolean {
-  return state !== "DELETED";
-}

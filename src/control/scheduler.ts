@@ -11,16 +11,12 @@ import { newUuid, nowIso } from "../platform/ids.js";
 import type { ControlDeps } from "./deps.js";
 import type { GuestPayload, HeldAllocation, Machine } from "./model.js";
 import * as repo from "./repo.js";
-import { finish } from "./tasks.js";
+import { finish, later } from "./tasks.js";
 
 /** How often the scheduler looks when nothing in this process woke it. */
 const IDLE_MS = 1000;
 /** Machines taken per round. */
 const BATCH = 8;
-
-function later(ms: number): string {
-  return new Date(Date.now() + ms).toISOString();
-}
 
 /** The amount of a class over a machine's allocations. */
 function total(allocations: readonly HeldAllocation[], cls: string): number {

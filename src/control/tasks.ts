@@ -30,7 +30,8 @@ export interface LeaseInput {
   consoles: { machineUuid: string; text: string }[];
 }
 
-function later(ms: number): string {
+/** The time `ms` from now, as stored (lease and hold ends). */
+export function later(ms: number): string {
   return new Date(Date.now() + ms).toISOString();
 }
 
