@@ -39,6 +39,19 @@ describe("serve configuration", () => {
     assert.equal(c.metricsListen, undefined);
   });
 
+  it("takes control's lease, schedule hold and task deadline as durations", () => {
+    assert.equal(loadServeConfig({}, {}).control, undefined);
+    const c = loadServeConfig(
+      { controlLease: "3s" },
+      { MULLIGAN_CONTROL_SCHEDULE_HOLD: "2s", MULLIGAN_CONTROL_TASK_DEADLINE: "1m" },
+    );
+    assert.deepEqual(c.control, { leaseMs: 3000, scheduleHoldMs: 2000, taskDeadlineMs: 60_000 });
+    assert.throws(
+      () => loadServeConfig({ controlLease: "0s" }, {}),
+      /control_lease "0s" \(from --control-lease\): must be longer than 0/,
+    );
+  });
+
   it("puts the default database inside the data dir, whatever the source", () => {
     assert.equal(
       loadServeConfig({ dataDir: "/srv/m" }, {}).databaseUrl,

@@ -78,6 +78,9 @@ export interface ServeFlags {
   drainTimeout?: string;
   logLevel?: string;
   advertiseUrl?: string;
+  controlLease?: string;
+  controlScheduleHold?: string;
+  controlTaskDeadline?: string;
 }
 
 /** Parses "HOST:PORT" ("[::1]:7443" for IPv6); undefined if malformed. */
@@ -114,6 +117,7 @@ const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
     ctx.addIssue({ code: "custom", message: 'must be a duration such as "10s", "500ms" or "1m"' });
   return ms ?? 0;
 });
+const positiveDuration = duration.refine((ms) => ms > 0, "must be longer than 0");
 const services = z.union([z.string(), z.array(z.string())]).transform((v, ctx) => {
   const names = (Array.isArray(v) ? v : v.split(",")).map((s) => s.trim()).filter(Boolean);
   const unknown = names.filter((n) => !PARTS.includes(n as Part));
@@ -152,6 +156,17 @@ const SETTINGS = {
   drain_timeout: { env: "MULLIGAN_DRAIN_TIMEOUT", flag: "drainTimeout", schema: duration },
   log_level: { env: "MULLIGAN_LOG_LEVEL", flag: "logLevel", schema: z.enum(LOG_LEVELS) },
   advertise_url: { env: "MULLIGAN_ADVERTISE_URL", flag: "advertiseUrl", schema: url },
+  control_lease: { env: "MULLIGAN_CONTROL_LEASE", flag: "controlLease", schema: positiveDuration },
+  control_schedule_hold: {
+    env: "MULLIGAN_CONTROL_SCHEDULE_HOLD",
+    flag: "controlScheduleHold",
+    schema: positiveDuration,
+  },
+  control_task_deadline: {
+    env: "MULLIGAN_CONTROL_TASK_DEADLINE",
+    flag: "controlTaskDeadline",
+    schema: positiveDuration,
+  },
 } as const satisfies Record<string, { env: string; flag: keyof ServeFlags; schema: z.ZodType }>;
 
 type Key = keyof typeof SETTINGS;
@@ -218,6 +233,12 @@ function assemble(v: Values, sources: Partial<Record<Key, string>>): ServeConfig
   if (v.drain_timeout !== undefined) config.drainTimeoutMs = v.drain_timeout;
   if (v.log_level) config.logLevel = v.log_level;
   if (v.advertise_url) config.advertiseUrl = v.advertise_url.replace(/\/$/, "");
+  const control = {
+    ...(v.control_lease !== undefined && { leaseMs: v.control_lease }),
+    ...(v.control_schedule_hold !== undefined && { scheduleHoldMs: v.control_schedule_hold }),
+    ...(v.control_task_deadline !== undefined && { taskDeadlineMs: v.control_task_deadline }),
+  };
+  if (Object.keys(control).length > 0) config.control = control;
   if ((v.tls_cert === undefined) !== (v.tls_key === undefined)) {
     const given = v.tls_cert ? "tls_cert" : "tls_key";
     throw new ConfigError(

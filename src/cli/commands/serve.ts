@@ -53,6 +53,18 @@ export function serveCommand(): Command {
     )
     .option("--advertise-url <url>", "URL published in the catalog (default: from --listen)")
     .option(
+      "--control-lease <duration>",
+      "how long an executor holds a task without reporting (env: MULLIGAN_CONTROL_LEASE, default 30s)",
+    )
+    .option(
+      "--control-schedule-hold <duration>",
+      "how long a dead scheduler's machine waits before another takes it (default 30s)",
+    )
+    .option(
+      "--control-task-deadline <duration>",
+      "a task still open this long after it was queued fails EXECUTOR_LOST (default 10m)",
+    )
+    .option(
       "--local-executor",
       "also run an executor for this machine (QEMU guests), registered in --executor-region",
     )
