@@ -23,7 +23,7 @@ cmdline="console=ttyS0 panic=-1 quiet"
 # button and evdev turn ACPI power-button presses into input events for busybox acpid.
 modules="virtio_pci virtio_blk isofs button evdev"
 # Changing this script changes the recipe, which invalidates a previous build.
-recipe=$(sha256sum "$0" | cut -d' ' -f1)
+recipe=$(cat "$0" "$(dirname "$0")/lib/debian-kernel.sh" | sha256sum | cut -d' ' -f1)
 
 json_field() { sed -n "s/.*\"$1\": *\"\([^\"]*\)\".*/\1/p" "$out/image.json"; }
 
@@ -40,82 +40,20 @@ if up_to_date; then
   exit 0
 fi
 
-# Tools this build needs, as "command:package".
-missing=""
-for pair in cpio:cpio genisoimage:genisoimage depmod:kmod dpkg-deb:dpkg gzip:gzip; do
-  command -v "${pair%%:*}" >/dev/null 2>&1 || missing="$missing ${pair#*:}"
-done
-dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q "ok installed" ||
-  missing="$missing busybox-static"
-if [ -n "$missing" ]; then
-  if [ "$(id -u)" -ne 0 ]; then
-    echo "build-test-image: missing packages:$missing (run: apt-get install$missing)" >&2
-    exit 1
-  fi
-  log "installing$missing"
-  # shellcheck disable=SC2086
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing >&2
-fi
-
 cache="$out/.cache"
 mkdir -p "$cache"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-
-# Prints the path of a cached .deb of package $1 (downloading it if absent).
-fetch_deb() {
-  local deb
-  deb=$(ls -t "$cache/$1"_*.deb 2>/dev/null | head -n1 || true)
-  if [ -z "$deb" ]; then
-    log "downloading $1"
-    (cd "$cache" && apt-get download "$1" >&2) ||
-      { echo "build-test-image: apt-get download $1 failed" >&2; exit 1; }
-    deb=$(ls -t "$cache/$1"_*.deb | head -n1)
-  fi
-  echo "$deb"
-}
-
-meta=$(fetch_deb linux-image-cloud-amd64)
-versioned=$(dpkg-deb -f "$meta" Depends | tr ',|' '\n\n' | sed 's/(.*//; s/ //g' |
-  grep '^linux-image-[0-9]' | head -n1)
-[ -n "$versioned" ] || { echo "build-test-image: no kernel package in $meta's Depends" >&2; exit 1; }
-kdeb=$(fetch_deb "$versioned")
-log "unpacking $(basename "$kdeb")"
-dpkg -x "$kdeb" "$work/kernel"
-vmlinuz=$(ls "$work"/kernel/boot/vmlinuz-* | head -n1)
-kver=${vmlinuz##*/vmlinuz-}
-moddir="$work/kernel/lib/modules/$kver"
-# The package ships no modules.dep (the postinst generates it): generate it here.
-depmod -b "$work/kernel" "$kver"
-
-# Prints the modules.dep paths of $1 and its dependencies, dependencies first, once each.
-resolve() {
-  local path line dep
-  path=$(grep -E "(^|/)$1\.ko:" "$moddir/modules.dep" | head -n1 | cut -d: -f1)
-  if [ -z "$path" ]; then
-    if grep -qE "(^|/)$1\.ko$" "$moddir/modules.builtin"; then return 0; fi
-    echo "build-test-image: module $1 not found for $kver" >&2
-    exit 1
-  fi
-  line=$(grep -E "^$path:" "$moddir/modules.dep" | cut -d: -f2)
-  for dep in $line; do resolve "$(basename "$dep" .ko)"; done
-  echo "$path"
-}
+deb_cache=$cache
+# shellcheck source=scripts/lib/debian-kernel.sh
+. "$(dirname "$0")/lib/debian-kernel.sh"
+require_tools cpio:cpio genisoimage:genisoimage depmod:kmod dpkg-deb:dpkg gzip:gzip =busybox-static
+unpack_cloud_kernel
 
 root="$work/root"
 mkdir -p "$root/bin" "$root/lib/modules" "$root/proc" "$root/sys" "$root/dev" "$root/mnt"
 cp /bin/busybox "$root/bin/busybox"
-: >"$root/lib/modules/load-order"
-for m in $modules; do
-  paths=$(resolve "$m")
-  for path in $paths; do
-    name=$(basename "$path")
-    grep -qx "$name" "$root/lib/modules/load-order" && continue
-    cp "$moddir/$path" "$root/lib/modules/$name"
-    echo "$name" >>"$root/lib/modules/load-order"
-  done
-done
-log "modules: $(tr '\n' ' ' <"$root/lib/modules/load-order")"
+copy_modules "$root" $modules
 
 cat >"$root/init" <<'INIT'
 #!/bin/busybox sh
@@ -167,8 +105,7 @@ INIT
 chmod 755 "$root/init"
 
 log "packing initramfs"
-(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --owner=0:0 --quiet | gzip -9) \
-  >"$work/initrd.img"
+pack_initramfs "$root" "$work/initrd.img"
 cp "$vmlinuz" "$work/vmlinuz"
 mv "$work/vmlinuz" "$out/vmlinuz"
 mv "$work/initrd.img" "$out/initrd.img"

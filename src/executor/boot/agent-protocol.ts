@@ -5,8 +5,9 @@
  * HTTP + flat JSON so that a busybox shell (wget, sed) can produce and read it.
  *
  * Agent → server: POST /agent/v1/<nodeUuid>/<event>, `Authorization: Bearer <token>`, JSON body.
- *   hello      {version}                        the agent booted; answer: the next command
- *   poll       {}                               waiting for work; answer: the next command
+ *   hello      {version}                        the agent booted; answer: a command or "wait"
+ *   poll       {}                               waiting for work; held until a command is
+ *                                               queued (answer: it) or 15 s pass ("wait")
  *   inventory  {id, cpus, memory_mb, disks, nics, arch}   result of "inspect"
  *   done       {id, command, ...}               result of erase / deploy / poweroff
  *   failed     {id, step, reason, message}      a command failed
@@ -79,6 +80,8 @@ export type AgentFailureReason =
   | "IMAGE_CHECKSUM_MISMATCH"
   /** The agent could not download the image. */
   | "IMAGE_DOWNLOAD_FAILED"
+  /** A disk could not be zeroed, or did not read back as zeros. */
+  | "ERASE_FAILED"
   /** The named disk does not exist on the node or is smaller than the image. */
   | "DISK_NOT_FOUND"
   /** The caller's abort signal fired. */
@@ -92,6 +95,7 @@ const KNOWN_REASONS: ReadonlySet<string> = new Set([
   "IMAGE_CHECKSUM_MISMATCH",
   "IMAGE_DOWNLOAD_FAILED",
   "DISK_NOT_FOUND",
+  "ERASE_FAILED",
   "AGENT_ABORTED",
   "AGENT_PROTOCOL_ERROR",
 ]);

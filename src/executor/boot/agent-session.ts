@@ -2,7 +2,7 @@
  * The executor's side of one deploy agent's conversation: the conductor awaits the agent's
  * hello, then runs one command at a time and gets its typed result, or an AgentError naming
  * the step and a stable reason. Commands reach the agent as answers to its POSTs (hello, poll,
- * results); an idle agent long-polls, so a queued command goes out at once. Nothing waits
+ * results, answered at once); an idle agent long-polls, so a queued command goes out at once. Nothing waits
  * forever: every await has a deadline and honours an abort signal.
  */
 import {
@@ -143,7 +143,7 @@ export class AgentSession {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.current?.settle("failed", { reason: "AGENT_ABORTED", message: "session closed" });
+    if (this.current) this.finish("failed", { reason: "AGENT_ABORTED", message: "session closed" });
     this.poller?.({ command: "wait" });
     this.onClose();
   }
@@ -162,7 +162,7 @@ export class AgentSession {
         for (const w of this.helloWaiters) w(this.helloInfo);
         this.helloWaiters.clear();
         if (restarted && this.current)
-          this.current.settle("failed", {
+          this.finish("failed", {
             reason: "AGENT_FAILED",
             message: `the agent restarted during ${this.current.command.command}`,
           });
@@ -176,21 +176,33 @@ export class AgentSession {
       case "done":
       case "failed":
         if (this.current && body.id === this.current.id)
-          this.current.settle(event === "failed" ? "failed" : "done", body);
+          this.finish(event === "failed" ? "failed" : "done", body);
         break;
       case "poll":
-        break;
+        return { status: 200, body: await this.nextCommand(gone) };
     }
-    return { status: 200, body: await this.nextCommand(gone) };
+    // A hello or a result is answered at once, so an agent about to power off is not held.
+    return { status: 200, body: this.takeCommand() ?? { command: "wait" } };
   }
 
-  /** The outstanding command (again, if the agent lost it), or a held poll ending in "wait". */
+  /** Settles the outstanding command now, so it is never handed out again. */
+  private finish(event: "done" | "failed", body: Record<string, unknown>): void {
+    const current = this.current;
+    this.current = undefined;
+    current?.settle(event, body);
+  }
+
+  /** The outstanding command, marked delivered (again, if the agent lost it). */
+  private takeCommand(): Record<string, unknown> | undefined {
+    if (this.closed || !this.current) return undefined;
+    this.current.delivered = true;
+    return { ...this.current.command, id: this.current.id };
+  }
+
+  /** The outstanding command, or a poll held until one is queued or LONG_POLL_MS passes. */
   private nextCommand(gone: AbortSignal): Promise<Record<string, unknown>> {
-    if (this.closed) return Promise.resolve({ command: "wait" });
-    if (this.current) {
-      this.current.delivered = true;
-      return Promise.resolve({ ...this.current.command, id: this.current.id });
-    }
+    const command = this.takeCommand();
+    if (command || this.closed) return Promise.resolve(command ?? { command: "wait" });
     this.poller?.({ command: "wait" });
     return new Promise((resolve) => {
       const finish = (command: Record<string, unknown>) => {
@@ -207,9 +219,8 @@ export class AgentSession {
   }
 
   private deliverIfPolling(): void {
-    if (!this.poller || !this.current) return;
-    this.current.delivered = true;
-    this.poller({ ...this.current.command, id: this.current.id });
+    const command = this.poller && this.takeCommand();
+    if (command) this.poller?.(command);
   }
 }
 
