@@ -34,6 +34,13 @@ const WORKLOADS: Record<string, { load: () => Promise<Workload>; help: string }>
       "start on 70,000 providers and ~558,000 allocations: ready_s, rss_mb\n" +
       "              [--trees 10000] [--store sqlite|postgres]",
   },
+  provision: {
+    load: () => import("./provision.js") as Promise<Workload>,
+    help:
+      "VMs over the public API with a real executor and QEMU (TCG): Mulligan's overhead\n" +
+      "              (API call → ACTIVE minus guest boot) p50/p99, target p99 < 200 ms\n" +
+      "              [--vms 20] [--concurrency 2] [--warmup 1] [--store sqlite|postgres]",
+  },
   placement: {
     load: () => import("./placement.js") as Promise<Workload>,
     help:
