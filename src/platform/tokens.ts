@@ -32,13 +32,20 @@ export interface KeySource {
   keys(): Promise<readonly VerificationKey[]>;
 }
 
+/** Verified tokens remembered (each call would otherwise pay an EdDSA signature check). */
+const VERIFIED_TOKENS = 10_000;
+
 /**
  * Verifies tokens with cached keys. An unknown `kid` refreshes the cache (at most once per
- * `refreshIntervalMs`), so a rotation elsewhere is picked up without a restart.
+ * `refreshIntervalMs`), so a rotation elsewhere is picked up without a restart. A token that
+ * verified is remembered (least recently used first out, at most VERIFIED_TOKENS) until it
+ * expires or the keys are refreshed: its claims cannot change, so verifying it again would
+ * give the same principal.
  */
 export class TokenVerifier {
   private cache = new Map<string, jose.CryptoKey | Uint8Array>();
   private lastRefresh = 0;
+  private readonly verified = new Map<string, Principal>();
 
   constructor(
     private readonly source: KeySource,
@@ -46,6 +53,24 @@ export class TokenVerifier {
   ) {}
 
   async verify(token: string): Promise<Principal> {
+    const known = this.verified.get(token);
+    if (known) {
+      this.verified.delete(token);
+      if (known.expiresAt.getTime() > Date.now()) {
+        this.verified.set(token, known);
+        return known;
+      }
+    }
+    const principal = await this.verifyOnce(token);
+    this.verified.set(token, principal);
+    if (this.verified.size > VERIFIED_TOKENS) {
+      const oldest = this.verified.keys().next().value;
+      if (oldest !== undefined) this.verified.delete(oldest);
+    }
+    return principal;
+  }
+
+  private async verifyOnce(token: string): Promise<Principal> {
     let header: jose.ProtectedHeaderParameters;
     try {
       header = jose.decodeProtectedHeader(token);
@@ -97,6 +122,8 @@ export class TokenVerifier {
       for (const k of await this.source.keys())
         next.set(k.kid, await jose.importJWK(k.jwk, TOKEN_ALGORITHM));
       this.cache = next;
+      // A key may be gone: tokens it signed must be checked again.
+      this.verified.clear();
       this.lastRefresh = Date.now();
     })().finally(() => {
       this.refreshing = undefined;
