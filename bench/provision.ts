@@ -5,11 +5,12 @@
  * decommissioned once ACTIVE so that at most `concurrency` guests run.
  *
  * Mulligan's own overhead per VM = (Provision called → ACTIVE seen on the WatchMachine stream)
- * minus the guest's boot, where the boot runs from the executor's "start" event (QEMU started)
- * to its "booted" event (the boot marker on the serial console). The phases of the rest come
+ * minus the guest's boot, where the boot runs from the executor's first "start" event (QEMU
+ * about to be spawned: the virtual machine's power-on) to its "booted" event (the boot marker
+ * seen on the serial console, polled every 25 ms). The phases of the rest come
  * from the machine's event times (server clock, same host): accept (call → PENDING), schedule
- * (→ PROVISIONING), dispatch (→ first executor report), prepare (→ QEMU started: image check,
- * disk, config drive, QEMU spawn), report (booted → ACTIVE), notify (ACTIVE → seen by client).
+ * (→ PROVISIONING), dispatch (→ first executor report), prepare (→ QEMU spawned: image check,
+ * disk and config drive), report (booted → ACTIVE), notify (ACTIVE → seen by client).
  * Target: overhead p99 < 200 ms.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";

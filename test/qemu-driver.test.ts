@@ -105,7 +105,10 @@ test("a guest boots, reads its config drive, is adopted after a restart and is d
     bootTimeoutMs: BOOT_TIMEOUT_MS,
     onProgress: (p) => steps.push(p.step),
   });
-  assert.deepEqual([...new Set(steps)], ["disk", "config-drive", "start", "boot"]);
+  // The disk and the config drive are made side by side, in either order.
+  const order = [...new Set(steps)];
+  assert.deepEqual(order.slice(0, 2).sort(), ["config-drive", "disk"]);
+  assert.deepEqual(order.slice(2), ["start", "boot"]);
   assert.equal(created.power, "running");
   assert.ok(created.pid);
 
@@ -123,7 +126,9 @@ test("a guest boots, reads its config drive, is adopted after a restart and is d
   await driver.close();
 
   // An executor restart: a new driver on the same directory finds and adopts the guest.
-  const restarted = await QemuDriver.create({ stateDir });
+  // A long grace: only an ACPI power-off ends destroy() before it (else quit, then SIGKILL).
+  const GRACE_MS = 30_000;
+  const restarted = await QemuDriver.create({ stateDir, shutdownGraceMs: GRACE_MS });
   assert.deepEqual(await restarted.list(), [{ uuid: s.uuid, power: "running", pid: created.pid }]);
   const adoptSteps: string[] = [];
   const adopted = await restarted.create(s, {
@@ -138,8 +143,8 @@ test("a guest boots, reads its config drive, is adopted after a restart and is d
 
   const started = Date.now();
   await restarted.destroy(s.uuid);
-  // The guest powers off on the ACPI request, well before the grace period ends.
-  assert.ok(Date.now() - started < 2_000, `destroy took ${Date.now() - started} ms`);
+  // The guest powers off on the ACPI request, before the grace period ends.
+  assert.ok(Date.now() - started < GRACE_MS, `destroy took ${Date.now() - started} ms`);
   assert.deepEqual(await qemuPidsOf(s.uuid), []);
   assert.equal(await exists(join(stateDir, s.uuid)), false);
   assert.deepEqual(await restarted.status(s.uuid), { uuid: s.uuid, power: "absent" });

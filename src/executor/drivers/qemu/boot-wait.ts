@@ -11,8 +11,8 @@ import { GuestError } from "../vm-driver.js";
 /** The step name boot failures and progress are reported under. */
 export const BOOT_STEP = "boot";
 
-/** How often the console is read while waiting. */
-const POLL_MS = 100;
+/** How often the console is read while waiting: every poll's wait is added to the build. */
+const POLL_MS = 25;
 /** A line longer than this is tested in pieces (a guest printing without newlines). */
 const MAX_LINE = 64 * 1024;
 

@@ -86,13 +86,19 @@ export class QemuDriver implements VmDriver {
     } else {
       await mkdir(files.dir, { recursive: true, mode: 0o700 });
       await writeFile(files.specJson, `${JSON.stringify(spec, null, 2)}\n`, { mode: 0o600 });
-      const made = await ensureDisk(files.disk, spec.image, spec.diskGb, this.options.qemuImg);
-      progress(DISK_STEP, made ? `created a ${spec.diskGb} GB disk` : "disk exists");
-      signal?.throwIfAborted();
-      await buildConfigDrive(spec, files.configIso, this.options.genisoimage);
-      progress(CONFIG_DRIVE_STEP, "built the NoCloud config drive");
+      // Two independent tools: run them side by side (each is a process start).
+      await Promise.all([
+        ensureDisk(files.disk, spec.image, spec.diskGb, this.options.qemuImg).then((made) =>
+          progress(DISK_STEP, made ? `created a ${spec.diskGb} GB disk` : "disk exists"),
+        ),
+        buildConfigDrive(spec, files.configIso, this.options.genisoimage).then(() =>
+          progress(CONFIG_DRIVE_STEP, "built the NoCloud config drive"),
+        ),
+      ]);
       signal?.throwIfAborted();
       const args = qemuArgs(spec, files, this.accel);
+      // The guest's power-on: what follows until the boot marker is the guest's own boot.
+      progress(START_STEP, `starting QEMU (${this.accel})`);
       pid = await startQemu(this.options.qemuBinary, args, files, spec.uuid);
       progress(START_STEP, `started QEMU (pid ${pid}, ${this.accel})`);
     }
