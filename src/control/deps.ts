@@ -8,6 +8,8 @@ import type { Principal } from "../platform/principal.js";
 import { seesFleet } from "../platform/principal.js";
 import { idempotencyKey } from "../store/request-log.js";
 import type { Store } from "../store/store.js";
+import type { CredentialBox } from "./node-credentials.js";
+import type { NodeProviders } from "./node-provider.js";
 import type { Placement } from "./placement.js";
 import type { Signal } from "./signal.js";
 
@@ -36,6 +38,10 @@ export interface ControlDeps {
   projects: ProjectDirectory;
   regions: RegionDirectory;
   placement: Placement;
+  /** Bare-metal nodes as providers in the resource engine. */
+  nodeProviders: NodeProviders;
+  /** Seals and opens BMC passwords (decision 0009). */
+  credentials: CredentialBox;
   /** Wakes the scheduler, lease waiters and watchers of this process after a commit. */
   changed: Signal;
   settings: ControlSettings;

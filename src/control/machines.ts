@@ -13,6 +13,8 @@ import { idempotent } from "../store/request-log.js";
 import { RetryTransaction } from "../store/store.js";
 import { type ControlDeps, requestKey, visibleProjects } from "./deps.js";
 import type { Machine, MachineKind, MachineSpec, MachineState, RequestGroupJson } from "./model.js";
+import { undeployNode } from "./node-deploy.js";
+import { syncProvider } from "./nodes.js";
 import * as repo from "./repo.js";
 
 /** A decoded Provision request. */
@@ -195,11 +197,21 @@ export async function decommission(
           at: now,
         });
         if (!moved) throw new RetryTransaction("the machine moved on meanwhile");
-        await repo.insertTask(
-          tx,
-          { uuid: newUuid(), kind: "DESTROY_VM", machineUuid: m.uuid, hostUuid: m.hostUuid },
-          now,
-        );
+        if (m.kind === "BAREMETAL") {
+          if (!(await undeployNode(tx, m, now))) {
+            const gone = { ...m, state: "DECOMMISSIONING" as const };
+            await repo.transition(tx, gone, "DELETED", {
+              step: "teardown",
+              message: "deleted",
+              at: now,
+            });
+          }
+        } else
+          await repo.insertTask(
+            tx,
+            { uuid: newUuid(), kind: "DESTROY_VM", machineUuid: m.uuid, hostUuid: m.hostUuid },
+            now,
+          );
       }
       return m.uuid;
     }),
@@ -207,6 +219,7 @@ export async function decommission(
   const m = await mustGet(deps, uuid);
   // DELETED without a host: release outside the transaction (idempotent; retried by the sweep).
   if (m.state === "DELETED") await deps.placement.release(m.uuid);
+  if (m.kind === "BAREMETAL" && m.hostUuid !== "") await syncProvider(deps, m.hostUuid);
   deps.changed.notify();
   return m;
 }

@@ -96,4 +96,43 @@ export const controlMigrations: Record<string, Migration> = {
       await createRequestLogTable(db, "control_requests");
     },
   },
+  "2026_12_03_005_control_nodes": {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("control_nodes")
+        .addColumn("uuid", "text", (c) => c.primaryKey())
+        .addColumn("name", "text", (c) => c.notNull().unique())
+        .addColumn("region_uuid", "text", (c) => c.notNull())
+        .addColumn("region_name", "text", (c) => c.notNull())
+        .addColumn("state", "text", (c) => c.notNull())
+        .addColumn("target_state", "text", (c) => c.notNull())
+        .addColumn("failed_state", "text", (c) => c.notNull())
+        .addColumn("last_error", "text", (c) => c.notNull())
+        .addColumn("power_state", "text", (c) => c.notNull())
+        .addColumn("target_power_state", "text", (c) => c.notNull())
+        .addColumn("maintenance", "integer", (c) => c.notNull())
+        .addColumn("maintenance_reason", "text", (c) => c.notNull())
+        .addColumn("inventory", "text", (c) => c.notNull())
+        .addColumn("resource_class", "text", (c) => c.notNull())
+        .addColumn("bmc", "text", (c) => c.notNull())
+        .addColumn("bmc_secret", "text", (c) => c.notNull())
+        .addColumn("boot_macs", "text", (c) => c.notNull())
+        .addColumn("properties", "text", (c) => c.notNull())
+        .addColumn("conductor_group", "text", (c) => c.notNull())
+        .addColumn("machine_uuid", "text", (c) => c.notNull())
+        .addColumn("message", "text", (c) => c.notNull())
+        .addColumn("created_at", "text", (c) => c.notNull())
+        .addColumn("updated_at", "text", (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex("control_nodes_group")
+        .on("control_nodes")
+        .columns(["conductor_group"])
+        .execute();
+      await db.schema
+        .alterTable("control_tasks")
+        .addColumn("node_uuid", "text", (c) => c.notNull().defaultTo(""))
+        .execute();
+    },
+  },
 };

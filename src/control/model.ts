@@ -2,6 +2,7 @@
  * The control part's vocabulary as plain data (no gRPC types): machines, their events and
  * attempts, images, and the tasks executors lease.
  */
+import type { LeasedNodeTask, NodeTaskPayload } from "./node-model.js";
 
 export type MachineState =
   | "PENDING"
@@ -103,7 +104,14 @@ export interface Image {
 /** The default boot marker: a login prompt or cloud-init's final message. */
 export const DEFAULT_BOOT_MARKER = "login:|Cloud-init v\\. .* finished";
 
-export type TaskKind = "BUILD_VM" | "DESTROY_VM";
+export type TaskKind =
+  | "BUILD_VM"
+  | "DESTROY_VM"
+  | "VERIFY_NODE"
+  | "INSPECT_NODE"
+  | "CLEAN_NODE"
+  | "DEPLOY_NODE"
+  | "UNDEPLOY_NODE";
 export type TaskState = "ready" | "leased" | "done" | "failed" | "cancelled";
 
 /** The guest a BUILD_VM task builds (the executor's input). */
@@ -125,6 +133,10 @@ export interface Task {
   hostUuid: string;
   state: TaskState;
   guest: GuestPayload | null;
+  /** The bare-metal node of a node task ("" otherwise). */
+  nodeUuid: string;
+  /** A node task's payload; opened (BMC password included) only when leased. */
+  node: NodeTaskPayload | LeasedNodeTask | null;
   leaseToken: string;
   leaseUntil: string;
   deliveries: number;

@@ -3,7 +3,7 @@
  * the fleet are managed by admins and operators (checked in the domain); the executor link is
  * for executor accounts only.
  */
-import { ADMIN, type PolicyTable, READERS, WRITERS } from "../platform/policy.js";
+import { ADMIN, FLEET_WRITERS, type PolicyTable, READERS, WRITERS } from "../platform/policy.js";
 import type { RoleName } from "../platform/principal.js";
 
 const EXECUTORS: readonly RoleName[] = ["executor"];
@@ -28,4 +28,15 @@ export const imagePolicy: PolicyTable = {
 export const executorPolicy: PolicyTable = {
   LeaseTasks: EXECUTORS,
   ReportTask: EXECUTORS,
+};
+
+/** Nodes are fleet objects: fleet roles only (a project-bound role is refused in the domain). */
+export const nodePolicy: PolicyTable = {
+  EnrollNode: FLEET_WRITERS,
+  GetNode: READERS,
+  ListNodes: READERS,
+  InspectNode: FLEET_WRITERS,
+  CleanNode: FLEET_WRITERS,
+  SetMaintenance: FLEET_WRITERS,
+  DeleteNode: FLEET_WRITERS,
 };

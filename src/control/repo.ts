@@ -337,7 +337,7 @@ export async function deleteImage(db: Db, uuid: string): Promise<void> {
 }
 
 function taskOf(r: TaskRow): Task {
-  const payload = JSON.parse(r.payload) as { guest?: Task["guest"] };
+  const payload = JSON.parse(r.payload) as { guest?: Task["guest"]; node?: Task["node"] };
   return {
     uuid: r.uuid,
     kind: r.kind as TaskKind,
@@ -345,6 +345,8 @@ function taskOf(r: TaskRow): Task {
     hostUuid: r.host_uuid,
     state: r.state as TaskState,
     guest: payload.guest ?? null,
+    nodeUuid: r.node_uuid,
+    node: payload.node ?? null,
     leaseToken: r.lease_token,
     leaseUntil: r.lease_until,
     deliveries: Number(r.deliveries),
@@ -365,6 +367,7 @@ export async function insertTask(
       machine_uuid: t.machineUuid,
       kind: t.kind,
       host_uuid: t.hostUuid,
+      node_uuid: "",
       state: "ready",
       payload: JSON.stringify({ guest: t.guest }),
       lease_token: "",
@@ -463,7 +466,7 @@ export async function cancelOpenBuilds(db: Db, machineUuid: string, now: string)
     .updateTable("control_tasks")
     .set({ state: "cancelled", updated_at: now })
     .where("machine_uuid", "=", machineUuid)
-    .where("kind", "=", "BUILD_VM")
+    .where("kind", "in", ["BUILD_VM", "DEPLOY_NODE"])
     .where("state", "in", ["ready", "leased"])
     .execute();
 }

@@ -10,6 +10,8 @@ import { MulliganError } from "../platform/errors.js";
 import { newUuid, nowIso } from "../platform/ids.js";
 import type { ControlDeps } from "./deps.js";
 import type { GuestPayload, HeldAllocation, Machine } from "./model.js";
+import { deployNode } from "./node-deploy.js";
+import { syncProvider } from "./nodes.js";
 import * as repo from "./repo.js";
 import { finish, later } from "./tasks.js";
 
@@ -154,11 +156,20 @@ export class Scheduler {
         sshKeys: m.spec.sshKeys,
         userData: m.spec.userData,
       };
-      await repo.insertTask(
-        tx,
-        { uuid: newUuid(), kind: "BUILD_VM", machineUuid: m.uuid, hostUuid: host.uuid, guest },
-        at,
-      );
+      if (m.kind === "BAREMETAL") {
+        // The node may have left AVAILABLE since the claim (maintenance, an operator's clean).
+        if (!(await deployNode(tx, current, host.uuid, image, at)))
+          return repo.transition(tx, current, "PENDING", {
+            step: "schedule",
+            message: `node ${host.name || host.uuid} is no longer available; trying again`,
+            at,
+          });
+      } else
+        await repo.insertTask(
+          tx,
+          { uuid: newUuid(), kind: "BUILD_VM", machineUuid: m.uuid, hostUuid: host.uuid, guest },
+          at,
+        );
       return repo.transition(tx, current, "PROVISIONING", {
         step: "schedule",
         message: `attempt ${attempts.length}: building on ${host.name || host.uuid}`,
@@ -171,8 +182,15 @@ export class Scheduler {
     });
     // Decommissioned (or gone ERROR) while the claim ran: give the resources back.
     const after = await repo.getMachine(store.db, m.uuid);
-    if (!moved || after?.state === "ERROR" || after?.state === "DELETED")
+    // Back to PENDING: the node was taken meanwhile; the claim goes back too.
+    if (
+      !moved ||
+      after?.state === "ERROR" ||
+      after?.state === "DELETED" ||
+      after?.state === "PENDING"
+    )
       await placement.release(m.uuid);
+    if (m.kind === "BAREMETAL") await syncProvider(this.deps, host.uuid);
     this.deps.changed.notify();
   }
 }

@@ -71,6 +71,40 @@ export interface ControlTables {
     deliveries: number;
     created_at: string;
     updated_at: string;
+    /** The bare-metal node a node task acts on ('' for VM tasks). */
+    node_uuid: string;
+  };
+  control_nodes: {
+    uuid: string;
+    name: string;
+    region_uuid: string;
+    region_name: string;
+    state: string;
+    target_state: string;
+    failed_state: string;
+    /** JSON: {step, reason, message} | null */
+    last_error: string;
+    power_state: string;
+    target_power_state: string;
+    /** 0 | 1 */
+    maintenance: number;
+    maintenance_reason: string;
+    /** JSON: NodeInventory | null */
+    inventory: string;
+    resource_class: string;
+    /** JSON: BmcInfo (no password) */
+    bmc: string;
+    /** The BMC password sealed with AES-256-GCM (node-credentials.ts). */
+    bmc_secret: string;
+    /** JSON: string[] */
+    boot_macs: string;
+    /** JSON: Record<string, string> */
+    properties: string;
+    conductor_group: string;
+    machine_uuid: string;
+    message: string;
+    created_at: string;
+    updated_at: string;
   };
   control_consoles: {
     machine_uuid: string;

@@ -9,6 +9,16 @@ import { newUuid, nowIso } from "../platform/ids.js";
 import { RetryTransaction } from "../store/store.js";
 import type { ControlDeps } from "./deps.js";
 import type { Machine, Task, TaskFailure } from "./model.js";
+import type { NodeInventory, PowerState } from "./node-model.js";
+import * as nodeRepo from "./node-repo.js";
+import {
+  endNodeStep,
+  finishNodeStep,
+  NODE_STEP_KINDS,
+  nodeProgress,
+  openNodeTask,
+} from "./node-tasks.js";
+import { syncProvider } from "./nodes.js";
 import * as repo from "./repo.js";
 
 /** A machine that moved while this transaction ran: read it again and decide again. */
@@ -28,6 +38,8 @@ export interface LeaseInput {
   waitMs: number;
   maxTasks: number;
   consoles: { machineUuid: string; text: string }[];
+  /** Also the tasks of the nodes enrolled in this conductor group ("" for none). */
+  conductorGroup: string;
 }
 
 /** The time `ms` from now, as stored (lease and hold ends). */
@@ -55,6 +67,9 @@ export async function leaseTasks(
     if (!found) throw MulliganError.notFound("host", ref, `hosts[${i}]`);
     hosts.push(found.uuid);
   }
+  // A node's tasks are queued under the node's UUID (its provider's) for its conductor group.
+  if (input.conductorGroup !== "")
+    hosts.push(...(await nodeRepo.nodesOfGroup(store.db, input.conductorGroup)));
   const at = nowIso();
   for (const c of input.consoles) await repo.saveConsole(store.db, c.machineUuid, tail(c.text), at);
   const deadline = Date.now() + input.waitMs;
@@ -69,13 +84,15 @@ export async function leaseTasks(
       const token = newUuid();
       const until = later(deps.settings.leaseMs);
       if (await repo.leaseTask(store.db, t, token, until, now))
-        leased.push({
-          ...t,
-          state: "leased",
-          leaseToken: token,
-          leaseUntil: until,
-          deliveries: t.deliveries + 1,
-        });
+        leased.push(
+          await openNodeTask(deps, {
+            ...t,
+            state: "leased",
+            leaseToken: token,
+            leaseUntil: until,
+            deliveries: t.deliveries + 1,
+          }),
+        );
     }
     if (leased.length > 0 || Date.now() >= deadline || signal.aborted) {
       if (signal.aborted && leased.length === 0 && signal.reason) throw signal.reason;
@@ -93,6 +110,9 @@ export interface ReportInput {
   message: string;
   result: { kind: "progress" } | { kind: "done" } | { kind: "failure"; failure: TaskFailure };
   console: string;
+  /** Bare metal: the hardware found (inspection) and the power read from the BMC. */
+  inventory: NodeInventory | null;
+  powerState: PowerState;
 }
 
 /** Applies a report; answers the new lease end, or `cancelled` when the task is no longer wanted. */
@@ -119,10 +139,13 @@ export async function reportTask(
       const m = await repo.getMachine(tx, task.machineUuid);
       if (m && input.step !== "" && (m.state === "PROVISIONING" || m.state === "DECOMMISSIONING"))
         await repo.progress(tx, m.uuid, m.state, input.step, input.message, now);
+      if (task.nodeUuid !== "") await nodeProgress(tx, task, input);
     });
     deps.changed.notify();
     return { leaseUntil: until, cancelled: false };
   }
+  if (task.nodeUuid !== "" && (input.inventory || input.powerState))
+    await nodeProgress(store.db, task, { ...input, message: "" });
   await finish(deps, task, input.result.kind === "done" ? null : input.result.failure);
   return { leaseUntil: "", cancelled: false };
 }
@@ -134,12 +157,20 @@ export async function reportTask(
  * DELETED. A task whose machine has moved on (decommissioned meanwhile) only ends.
  */
 export async function finish(deps: ControlDeps, task: Task, failure: TaskFailure | null) {
+  if (NODE_STEP_KINDS.has(task.kind)) return finishNodeStep(deps, task, failure);
   const { store } = deps;
   const machine = await repo.getMachine(store.db, task.machineUuid);
+  const build = task.kind === "BUILD_VM" || task.kind === "DEPLOY_NODE";
+  const teardown = task.kind === "DESTROY_VM" || task.kind === "UNDEPLOY_NODE";
   const releases =
     machine !== undefined &&
-    ((task.kind === "BUILD_VM" && failure !== null && machine.state === "PROVISIONING") ||
-      (task.kind === "DESTROY_VM" && failure === null && machine.state === "DECOMMISSIONING"));
+    ((build && failure !== null && machine.state === "PROVISIONING") ||
+      (teardown && failure === null && machine.state === "DECOMMISSIONING"));
+  // A node whose deploy failed is withheld before its claim goes: cleaning must come first.
+  if (task.kind === "DEPLOY_NODE" && failure !== null) {
+    const n = await nodeRepo.getNode(store.db, task.nodeUuid);
+    if (n) await deps.nodeProviders.sync({ ...n, state: "DEPLOY_FAILED" });
+  }
   // Release before the state moves on: a rescheduled machine must not find its old claim.
   if (releases) await deps.placement.release(task.machineUuid);
   await store.transaction(async (tx) => {
@@ -154,10 +185,11 @@ export async function finish(deps: ControlDeps, task: Task, failure: TaskFailure
       ))
     )
       return;
+    const at = nowIso();
+    if (task.nodeUuid !== "") await endNodeStep(tx, task, failure, at);
     const m = await repo.getMachine(tx, task.machineUuid);
     if (!m) return;
-    const at = nowIso();
-    if (task.kind === "BUILD_VM" && m.state === "PROVISIONING") {
+    if (build && m.state === "PROVISIONING") {
       if (failure === null)
         await moved(
           repo.transition(tx, m, "ACTIVE", {
@@ -167,7 +199,7 @@ export async function finish(deps: ControlDeps, task: Task, failure: TaskFailure
           }),
         );
       else await buildFailed(deps, tx, m, failure, at);
-    } else if (task.kind === "DESTROY_VM" && m.state === "DECOMMISSIONING") {
+    } else if (teardown && m.state === "DECOMMISSIONING") {
       if (failure === null)
         await moved(
           repo.transition(tx, m, "DELETED", { step: "teardown", message: "deleted", at }),
@@ -184,6 +216,7 @@ export async function finish(deps: ControlDeps, task: Task, failure: TaskFailure
         );
     }
   });
+  if (task.nodeUuid !== "") await syncProvider(deps, task.nodeUuid);
   deps.changed.notify();
 }
 
@@ -199,12 +232,14 @@ async function buildFailed(
       ? { ...a, failedStep: failure.step, reason: failure.reason, message: failure.message }
       : a,
   );
-  // Whatever the failed build left on the host is removed (the machine is no longer there).
-  await repo.insertTask(
-    tx,
-    { uuid: newUuid(), kind: "DESTROY_VM", machineUuid: m.uuid, hostUuid: m.hostUuid },
-    at,
-  );
+  // Whatever the failed build left on the host is removed (the machine is no longer there);
+  // a bare-metal node waits DEPLOY_FAILED for an operator's clean instead.
+  if (m.kind === "VM")
+    await repo.insertTask(
+      tx,
+      { uuid: newUuid(), kind: "DESTROY_VM", machineUuid: m.uuid, hostUuid: m.hostUuid },
+      at,
+    );
   const where = m.hostName || m.hostUuid;
   if (failure.hostFault && attempts.length < deps.settings.maxAttempts) {
     await moved(

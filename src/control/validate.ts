@@ -18,11 +18,14 @@ import {
   type ReportTaskRequest,
   type WatchMachineRequest,
 } from "../gen/mulligan/control/v1/control_pb.js";
+import { PowerState } from "../gen/mulligan/control/v1/node_pb.js";
 import { RequestGroupSchema } from "../gen/mulligan/resource/v1/resource_pb.js";
 import { Violations } from "../platform/validate.js";
 import type { RegisterImageInput } from "./images.js";
 import type { ListMachinesInput, ProvisionInput } from "./machines.js";
 import type { ImageSource, MachineKind as KindName, MachineState as StateName } from "./model.js";
+import type { NodeInventory } from "./node-model.js";
+import { MAC } from "./node-validate.js";
 import {
   type LeaseInput,
   MAX_CONSOLE_BYTES,
@@ -65,12 +68,20 @@ export function decodeProvision(req: ProvisionRequest): ProvisionInput {
         "must be a host name: letters, digits and '-' (no '.' or '_')",
       );
     const kind = v.enumValue<MachineKind>("spec.kind", s?.kind ?? 0, MachineKind, false);
-    if (kind === MachineKind.BAREMETAL)
-      v.add("spec.kind", "KIND_UNSUPPORTED", "bare-metal machines are not available yet");
     const groups = s?.groups ?? [];
     if (groups.length === 0) v.add("spec.groups", "FIELD_REQUIRED", "must ask for resources");
     const has = (cls: string) => groups.some((g) => (g.resources[cls] ?? 0n) > 0n);
-    if (groups.length > 0 && (!has("VCPU") || !has("MEMORY_MB")))
+    if (kind === MachineKind.BAREMETAL) {
+      // A whole node: one unit of its CUSTOM_BAREMETAL_<FLAVOR> class, nothing else.
+      const classes = groups.flatMap((g) => Object.entries(g.resources));
+      const node = classes.filter(([c]) => c.startsWith("CUSTOM_BAREMETAL_"));
+      if (groups.length > 0 && (node.length !== 1 || classes.length !== 1 || node[0]?.[1] !== 1n))
+        v.add(
+          "spec.groups",
+          "RESOURCES_INCOMPLETE",
+          "a bare-metal machine asks for exactly one unit of one CUSTOM_BAREMETAL_<FLAVOR> class",
+        );
+    } else if (groups.length > 0 && (!has("VCPU") || !has("MEMORY_MB")))
       v.add("spec.groups", "RESOURCES_INCOMPLETE", "a virtual machine needs VCPU and MEMORY_MB");
     const sshKeys = (s?.sshKeys ?? []).map((k, i) => {
       if (!SSH_KEY.test(k.trim()))
@@ -218,11 +229,13 @@ export function decodeLeaseTasks(req: LeaseTasksRequest): LeaseInput {
       machineUuid: v.ref(`consoles[${i}].machine_uuid`, c.machineUuid, true),
       text: c.text,
     }));
+    if (req.conductorGroup !== "") v.name("conductor_group", req.conductorGroup);
     return {
       hosts: req.hosts,
       waitMs: (req.waitSeconds || 10) * 1000,
       maxTasks: req.maxTasks || 4,
       consoles,
+      conductorGroup: req.conductorGroup,
     };
   });
 }
@@ -257,6 +270,28 @@ export function decodeReportTask(req: ReportTaskRequest): ReportInput {
       message: v.text("message", req.message, 4096),
       result,
       console: req.console,
+      inventory: inventoryOf(v, req.inventory),
+      powerState:
+        req.powerState === PowerState.ON ? "on" : req.powerState === PowerState.OFF ? "off" : "",
     };
   });
+}
+
+/** The hardware an agent reported, checked for sense (a MAC, no negative sizes). */
+function inventoryOf(v: Violations, inv: ReportTaskRequest["inventory"]): NodeInventory | null {
+  if (!inv) return null;
+  if (inv.cpus < 0 || inv.memoryMb < 0n)
+    v.add("inventory", "INVENTORY_INVALID", "counts must not be negative");
+  for (const [i, n] of inv.nics.entries())
+    if (!MAC.test(n.mac.toLowerCase()))
+      v.add(`inventory.nics[${i}].mac`, "MAC_INVALID", "must be a MAC address");
+  return {
+    cpus: inv.cpus,
+    memoryMb: Number(inv.memoryMb),
+    disks: inv.disks.map((d) => ({
+      name: v.text("inventory.disks", d.name, 64),
+      sizeBytes: Number(d.sizeBytes),
+    })),
+    nics: inv.nics.map((n) => ({ mac: n.mac.toLowerCase() })),
+  };
 }

@@ -19,6 +19,7 @@ import {
 } from "../gen/mulligan/control/v1/control_pb.js";
 import { RequestGroupSchema } from "../gen/mulligan/resource/v1/resource_pb.js";
 import type { Image, Machine, MachineEvent, MachineState as StateName, Task } from "./model.js";
+import { nodeTaskMessage } from "./node-wire.js";
 
 const STATES: Record<StateName, MachineState> = {
   PENDING: MachineState.PENDING,
@@ -117,7 +118,7 @@ export function taskMessage(t: Task): TaskMessage {
   const g = t.guest;
   return create(TaskSchema, {
     uuid: t.uuid,
-    kind: t.kind === "BUILD_VM" ? TaskKind.BUILD_VM : TaskKind.DESTROY_VM,
+    kind: TaskKind[t.kind],
     machineUuid: t.machineUuid,
     hostUuid: t.hostUuid,
     ...(g
@@ -134,6 +135,7 @@ export function taskMessage(t: Task): TaskMessage {
           },
         }
       : {}),
+    ...(t.node ? { node: nodeTaskMessage(t.node) } : {}),
     leaseToken: t.leaseToken,
     leaseExpireTime: time(t.leaseUntil),
     deliveries: t.deliveries,

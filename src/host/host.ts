@@ -241,6 +241,7 @@ function compose(
         regions,
         resource: client,
         settings: config.control ?? {},
+        dataDir: config.dataDir,
       }),
       controlLogger,
     );
