@@ -18,7 +18,13 @@
 import type { Logger } from "pino";
 import { nowIso } from "../platform/ids.js";
 import type { Store } from "../store/store.js";
-import { compareProviders, peakUsage, type Snapshot } from "./engine/snapshot.js";
+import {
+  classLists,
+  compareProviders,
+  peakUsage,
+  rankMap,
+  type Snapshot,
+} from "./engine/snapshot.js";
 import {
   type AllocationRecord,
   type GroupRecord,
@@ -53,6 +59,18 @@ const FEED_BATCH = 5000;
 /** Delay before reading again rows that were committed but not yet final (PostgreSQL). */
 const PENDING_RETRY_MS = 5;
 
+/**
+ * The live allocations of one class on one provider, with what answers the common window in
+ * O(1): when every allocation is open-ended and started by `latest`, a window starting at or
+ * after `latest` overlaps them all and their peak is their sum.
+ */
+interface ClassUsage {
+  list: AllocationRecord[];
+  sum: number;
+  latest: string;
+  open: boolean;
+}
+
 /** A waiter for the round that serves its request. */
 interface Ticket {
   ticket: number;
@@ -71,11 +89,13 @@ export class FleetIndex implements Snapshot, SnapshotSource {
   readonly children = new Map<string, string[]>();
   readonly groups = new Map<string, GroupRecord>();
   /** provider → class → allocations not ended when last read. */
-  private readonly allocations = new Map<string, Map<string, AllocationRecord[]>>();
+  private readonly allocations = new Map<string, Map<string, ClassUsage>>();
   private readonly byConsumer = new Map<string, Set<string>>();
   private readonly byGroup = new Map<string, Set<string>>();
   private readonly memberLists = new Map<string, readonly string[]>();
   private byName: readonly string[] | null = null;
+  private ranks: Map<string, number> | null = null;
+  private byClass: Map<string, string[]> | null = null;
   private roots: readonly string[] | null = null;
   private sharing: readonly string[] | null = null;
 
@@ -151,6 +171,16 @@ export class FleetIndex implements Snapshot, SnapshotSource {
     return this.byName;
   }
 
+  rank(providerUuid: string): number {
+    this.ranks ??= rankMap(this.providersByName());
+    return this.ranks.get(providerUuid) ?? -1;
+  }
+
+  offering(resourceClass: string): readonly string[] {
+    this.byClass ??= classLists(this.providersByName(), this.providers);
+    return this.byClass.get(resourceClass) ?? [];
+  }
+
   rootsByName(): readonly string[] {
     this.roots ??= this.providersByName().filter((u) => this.providers.get(u)?.parentUuid === null);
     return this.roots;
@@ -173,8 +203,10 @@ export class FleetIndex implements Snapshot, SnapshotSource {
   }
 
   used(providerUuid: string, resourceClass: string, window: Window): number {
-    const list = this.allocations.get(providerUuid)?.get(resourceClass);
-    return list ? peakUsage(list, window) : 0;
+    const usage = this.allocations.get(providerUuid)?.get(resourceClass);
+    if (!usage) return 0;
+    if (usage.open && window.start >= usage.latest) return usage.sum;
+    return peakUsage(usage.list, window);
   }
 
   consumerProviders(consumerUuid: string): readonly string[] {
@@ -312,7 +344,11 @@ export class FleetIndex implements Snapshot, SnapshotSource {
         else this.byGroup.set(g, new Set([uuid]));
         this.memberLists.delete(g);
       }
-    if (!old || !record || old.name !== record.name) this.byName = null;
+    if (!old || !record || old.name !== record.name) {
+      this.byName = null;
+      this.ranks = null;
+      this.byClass = null;
+    } else if (!sameKeys(old.inventories, record.inventories)) this.byClass = null;
     if (!old || !record || old.name !== record.name || oldParent !== newParent) this.roots = null;
     if (
       !old ||
@@ -333,8 +369,8 @@ export class FleetIndex implements Snapshot, SnapshotSource {
   private putAllocations(uuid: string, list: readonly AllocationRecord[]): void {
     const old = this.allocations.get(uuid);
     if (old)
-      for (const records of old.values())
-        for (const a of records) {
+      for (const usage of old.values())
+        for (const a of usage.list) {
           const set = this.byConsumer.get(a.consumerUuid);
           set?.delete(uuid);
           if (set?.size === 0) this.byConsumer.delete(a.consumerUuid);
@@ -343,15 +379,32 @@ export class FleetIndex implements Snapshot, SnapshotSource {
       this.allocations.delete(uuid);
       return;
     }
-    const byClass = new Map<string, AllocationRecord[]>();
+    const byClass = new Map<string, ClassUsage>();
     for (const a of list) {
-      const records = byClass.get(a.resourceClass);
-      if (records) records.push(a);
-      else byClass.set(a.resourceClass, [a]);
+      const usage = byClass.get(a.resourceClass);
+      if (usage) {
+        usage.list.push(a);
+        usage.sum += a.amount;
+        if (a.window.start > usage.latest) usage.latest = a.window.start;
+        usage.open &&= a.window.end === null;
+      } else
+        byClass.set(a.resourceClass, {
+          list: [a],
+          sum: a.amount,
+          latest: a.window.start,
+          open: a.window.end === null,
+        });
       const set = this.byConsumer.get(a.consumerUuid);
       if (set) set.add(uuid);
       else this.byConsumer.set(a.consumerUuid, new Set([uuid]));
     }
     this.allocations.set(uuid, byClass);
   }
+}
+
+/** True if two maps have the same keys. */
+function sameKeys(a: ReadonlyMap<string, unknown>, b: ReadonlyMap<string, unknown>): boolean {
+  if (a.size !== b.size) return false;
+  for (const k of a.keys()) if (!b.has(k)) return false;
+  return true;
 }

@@ -41,9 +41,33 @@ export { checkQueryShape } from "./shape.js";
 /** Depth-first nodes one search may visit before it gives up (bounded work, always). */
 export const SEARCH_BUDGET = 200_000;
 
-/** A stable identity for a candidate, to drop duplicates reached from several trees. */
-function identity(c: CandidateRecord): string {
+/**
+ * A stable identity for a candidate that only sharing providers make up, to drop duplicates
+ * reached from several trees; null for any other candidate. A candidate using a provider of its
+ * anchor tree can be reached from that tree only, and one tree never yields the same candidate
+ * twice (each yield is a different choice of providers per class and group), so only these
+ * need the (costly) identity.
+ */
+function identity(ctx: SearchContext, c: CandidateRecord): string | null {
+  for (const u of c.allocations.keys()) if (!ctx.shares(u)) return null;
+  for (const list of c.mappings.values()) for (const u of list) if (!ctx.shares(u)) return null;
   return JSON.stringify([[...c.allocations], [...c.mappings]]);
+}
+
+/** Adds the candidate unless an identical one was found already; false if it was. */
+function addNew(
+  ctx: SearchContext,
+  seen: Set<string>,
+  candidates: CandidateRecord[],
+  c: CandidateRecord,
+): boolean {
+  const id = identity(ctx, c);
+  if (id !== null) {
+    if (seen.has(id)) return false;
+    seen.add(id);
+  }
+  candidates.push(c);
+  return true;
 }
 
 /**
@@ -88,24 +112,20 @@ function findInBatches(snapshot: Snapshot, query: QueryInput): CandidateRecord[]
   const candidates: CandidateRecord[] = [];
   let size = FIRST_BATCH;
   const end = Math.min(roots.length, LAZY_ROOTS);
+  const whole = new SearchContext(snapshot, query);
   for (let from = 0; from < end; from += size, size = Math.min(size * 2, MAX_BATCH)) {
     const batch = roots.slice(from, Math.min(from + size, end));
-    const scopeRoots = new Set(batch);
-    const whole = new SearchContext(snapshot, query);
     const pool = new Set<string>(sharing);
     for (const root of batch) for (const u of whole.tree(root)) pool.add(u);
     const ctx = new SearchContext(snapshot, query, {
       pool: [...pool].sort(whole.byName),
-      roots: scopeRoots,
+      roots: new Set(batch),
     });
     const steps: FilterStepRecord[] = [];
     const plans = groups.map((g) => planGroup(ctx, g, steps));
     for (const anchor of viableTrees(ctx, plans, steps)) {
       for (const c of combineTree(ctx, plans, anchor, budget)) {
-        const id = identity(c);
-        if (seen.has(id)) continue;
-        seen.add(id);
-        candidates.push(c);
+        if (!addNew(ctx, seen, candidates, c)) continue;
         if (candidates.length >= query.limit) return candidates;
       }
       if (budget.left < 0) return candidates;
@@ -138,10 +158,7 @@ function findEverywhere(snapshot: Snapshot, query: QueryInput): SearchResult {
   const candidates: CandidateRecord[] = [];
   search: for (const anchor of trees) {
     for (const c of combineTree(ctx, plans, anchor, budget)) {
-      const id = identity(c);
-      if (seen.has(id)) continue;
-      seen.add(id);
-      candidates.push(c);
+      if (!addNew(ctx, seen, candidates, c)) continue;
       if (query.limit > 0 && candidates.length >= query.limit) break search;
     }
     if (budget.left < 0) break;

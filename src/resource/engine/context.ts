@@ -1,7 +1,8 @@
 /**
- * Per-search caches over a Snapshot: usage per (provider, class) in the query's window, trait
- * sets, sharing anchors and tree listings. Every stage of the candidate pipeline reads the
- * snapshot through one SearchContext so each expensive lookup happens once per search.
+ * Per-search caches over a Snapshot: trait sets, sharing anchors and tree listings. Every stage
+ * of the candidate pipeline reads the snapshot through one SearchContext so each expensive
+ * lookup happens once per search. Usage is read straight from the snapshot (the fleet index
+ * answers the common window in O(1); a per-search cache cost more than it saved).
  */
 import {
   capacityOf,
@@ -11,7 +12,7 @@ import {
   type QueryInput,
   SHARING_CAPABILITY,
 } from "../model.js";
-import { compareProviders, type Snapshot } from "./snapshot.js";
+import type { Snapshot } from "./snapshot.js";
 
 /**
  * Capability sets per provider record. Records are immutable (the index replaces a changed
@@ -21,7 +22,6 @@ const capabilitySets = new WeakMap<ProviderRecord, ReadonlySet<string>>();
 
 /** Read-through caches shared by the stages of one search. */
 export class SearchContext {
-  private readonly usedCache = new Map<string, Map<string, number>>();
   private readonly anchorCache = new Map<string, readonly string[]>();
   private readonly treeCache = new Map<string, readonly string[]>();
 
@@ -48,27 +48,21 @@ export class SearchContext {
   }
 
   /** Orders providers by name, then UUID: the one order every output follows. */
-  readonly byName = (a: string, b: string): number =>
-    compareProviders(this.provider(a), this.provider(b));
+  readonly byName = (a: string, b: string): number => this.snapshot.rank(a) - this.snapshot.rank(b);
 
   /** Every provider in scope in byName order (the snapshot keeps that order). */
   providersByName(): readonly string[] {
     return this.scope ? this.scope.pool : this.snapshot.providersByName();
   }
 
-  /** Peak usage of the class on the provider over the query's window (cached). */
+  /** Peak usage of the class on the provider over the query's window. */
   used(uuid: string, resourceClass: string): number {
-    let byClass = this.usedCache.get(uuid);
-    if (!byClass) {
-      byClass = new Map();
-      this.usedCache.set(uuid, byClass);
-    }
-    let used = byClass.get(resourceClass);
-    if (used === undefined) {
-      used = this.snapshot.used(uuid, resourceClass, this.query.window);
-      byClass.set(resourceClass, used);
-    }
-    return used;
+    return this.snapshot.used(uuid, resourceClass, this.query.window);
+  }
+
+  /** True when the search covers the whole fleet (no batch scope). */
+  get whole(): boolean {
+    return this.scope === null;
   }
 
   inventory(uuid: string, resourceClass: string): InventoryRecord | undefined {

@@ -38,13 +38,14 @@ export interface GroupPlan {
 export function narrow(
   steps: FilterStepRecord[],
   suffix: string,
-  pool: string[],
+  pool: readonly string[],
   constraint: string,
   detail: string,
   keep: (uuid: string) => boolean,
+  candidates: readonly string[] = pool,
 ): string[] {
-  if (pool.length === 0 && steps.some((st) => st.after === 0)) return pool;
-  const after = pool.filter(keep);
+  if (pool.length === 0 && steps.some((st) => st.after === 0)) return [];
+  const after = candidates.filter(keep);
   steps.push({ constraint, suffix, before: pool.length, after: after.length, detail });
   return after;
 }
@@ -55,10 +56,18 @@ function inTreeRoot(ctx: SearchContext, group: RequestGroupInput): string {
   return p ? p.rootUuid : "";
 }
 
-/** Region and in_tree: the filters every group starts with. */
-function basePool(ctx: SearchContext, group: RequestGroupInput, steps: FilterStepRecord[]) {
+/**
+ * Region and in_tree: the filters every group starts with. `fleet` says the pool is every
+ * provider of the snapshot (then the providers offering a class are the snapshot's list of it).
+ */
+function basePool(
+  ctx: SearchContext,
+  group: RequestGroupInput,
+  steps: FilterStepRecord[],
+): { pool: readonly string[]; fleet: boolean } {
   const s = group.suffix;
-  let pool = [...ctx.providersByName()];
+  let pool: readonly string[] = ctx.providersByName();
+  const fleet = ctx.whole && ctx.query.regions === null && group.inTree === null;
   if (ctx.query.regions !== null)
     pool = narrow(steps, s, pool, "region", "no provider in the requested regions", (u) =>
       ctx.inRegion(u),
@@ -69,7 +78,28 @@ function basePool(ctx: SearchContext, group: RequestGroupInput, steps: FilterSte
       return ctx.provider(u).rootUuid === root;
     });
   }
-  return pool;
+  return { pool, fleet };
+}
+
+/**
+ * The pool narrowed to providers that alone offer `amount` of the class. Over the whole fleet
+ * only the providers with an inventory of the class are looked at (the same providers in the
+ * same order: the others cannot offer it); the step still counts the whole pool as before.
+ */
+function offeringPool(
+  ctx: SearchContext,
+  steps: FilterStepRecord[],
+  suffix: string,
+  base: { pool: readonly string[]; fleet: boolean },
+  pool: readonly string[],
+  rc: string,
+  amount: number,
+): string[] {
+  const detail = `no provider has ${amount} free ${rc}`;
+  const keep = (u: string) => ctx.offers(u, rc, amount);
+  if (base.fleet && pool === base.pool)
+    return narrow(steps, suffix, pool, "resources", detail, keep, ctx.snapshot.offering(rc));
+  return narrow(steps, suffix, pool, "resources", detail, keep);
 }
 
 function sortedClasses(group: RequestGroupInput): string[] {
@@ -78,13 +108,10 @@ function sortedClasses(group: RequestGroupInput): string[] {
 
 function planNamed(ctx: SearchContext, group: RequestGroupInput, steps: FilterStepRecord[]) {
   const s = group.suffix;
-  let pool = basePool(ctx, group, steps);
-  for (const rc of sortedClasses(group)) {
-    const amount = group.resources[rc] ?? 0;
-    pool = narrow(steps, s, pool, "resources", `no provider has ${amount} free ${rc}`, (u) =>
-      ctx.offers(u, rc, amount),
-    );
-  }
+  const base = basePool(ctx, group, steps);
+  let pool: readonly string[] = base.pool;
+  for (const rc of sortedClasses(group))
+    pool = offeringPool(ctx, steps, s, base, pool, rc, group.resources[rc] ?? 0);
   if (group.required.length > 0)
     pool = narrow(steps, s, pool, "required", `none has ${group.required.join(", ")}`, (u) =>
       group.required.every((c) => ctx.capabilities(u).has(c)),
@@ -127,6 +154,10 @@ function planNamed(ctx: SearchContext, group: RequestGroupInput, steps: FilterSt
 /** The anchors one provider may serve an unnamed-group class for, after the group filters. */
 function unnamedAnchors(ctx: SearchContext, group: RequestGroupInput, uuid: string): string[] {
   const root = ctx.provider(uuid).rootUuid;
+  const grouped = group.memberOf.length > 0 || group.forbiddenGroups.length > 0;
+  // The common case, cheaply: a provider serving its own tree only, no group constraints.
+  if (!grouped && (group.inTree !== null || !ctx.shares(uuid)))
+    return ctx.inScope(root) ? [root] : [];
   const anchors = new Set([root]);
   const selfInGroups = group.memberOf.length === 0 || ctx.inAllSets(uuid, group.memberOf);
   if (group.inTree === null && ctx.shares(uuid) && selfInGroups)
@@ -146,9 +177,7 @@ function planUnnamed(ctx: SearchContext, group: RequestGroupInput, steps: Filter
   const spread = new Map<string, Map<string, string[]>>();
   for (const rc of sortedClasses(group)) {
     const amount = group.resources[rc] ?? 0;
-    let pool = narrow(steps, s, base, "resources", `no provider has ${amount} free ${rc}`, (u) =>
-      ctx.offers(u, rc, amount),
-    );
+    let pool = offeringPool(ctx, steps, s, base, base.pool, rc, amount);
     if (group.forbidden.length > 0)
       pool = narrow(
         steps,

@@ -23,6 +23,10 @@ export interface Snapshot {
   readonly groups: ReadonlyMap<string, GroupRecord>;
   /** Every provider UUID ordered by name, then UUID (the order every output follows). */
   providersByName(): readonly string[];
+  /** A provider's position in providersByName (comparing ranks compares names, then UUIDs). */
+  rank(providerUuid: string): number;
+  /** Providers with an inventory of the class, in the same order. */
+  offering(resourceClass: string): readonly string[];
   /** Root provider UUIDs in the same order. */
   rootsByName(): readonly string[];
   /** Providers with MISC_SHARES_VIA_AGGREGATE (they may serve other trees). */
@@ -60,6 +64,8 @@ export class MemorySnapshot implements Snapshot {
   private readonly byConsumer = new Map<string, Set<string>>();
   private readonly byGroup = new Map<string, string[]>();
   private byName: readonly string[] | null = null;
+  private ranks: Map<string, number> | null = null;
+  private byClass: Map<string, string[]> | null = null;
   private roots: readonly string[] | null = null;
   private sharing: readonly string[] | null = null;
 
@@ -95,6 +101,16 @@ export class MemorySnapshot implements Snapshot {
     return this.byName;
   }
 
+  rank(providerUuid: string): number {
+    this.ranks ??= rankMap(this.providersByName());
+    return this.ranks.get(providerUuid) ?? -1;
+  }
+
+  offering(resourceClass: string): readonly string[] {
+    this.byClass ??= classLists(this.providersByName(), this.providers);
+    return this.byClass.get(resourceClass) ?? [];
+  }
+
   rootsByName(): readonly string[] {
     this.roots ??= this.providersByName().filter((u) => this.providers.get(u)?.parentUuid === null);
     return this.roots;
@@ -118,6 +134,28 @@ export class MemorySnapshot implements Snapshot {
   consumerProviders(consumerUuid: string): readonly string[] {
     return [...(this.byConsumer.get(consumerUuid) ?? [])];
   }
+}
+
+/** Position of every provider in a by-name listing. */
+export function rankMap(byName: readonly string[]): Map<string, number> {
+  const ranks = new Map<string, number>();
+  for (let i = 0; i < byName.length; i++) ranks.set(byName[i] as string, i);
+  return ranks;
+}
+
+/** Class → providers with an inventory of it, keeping the by-name order. */
+export function classLists(
+  byName: readonly string[],
+  providers: ReadonlyMap<string, ProviderRecord>,
+): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const u of byName)
+    for (const rc of providers.get(u)?.inventories.keys() ?? []) {
+      const list = out.get(rc);
+      if (list) list.push(u);
+      else out.set(rc, [u]);
+    }
+  return out;
 }
 
 /** Peak usage of one class on one provider over a window (0 without allocations). */

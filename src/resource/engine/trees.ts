@@ -70,12 +70,10 @@ function meetsDistance(ctx: SearchContext, root: string, d: DistanceInput, targe
 function unnamedTraitsPossible(ctx: SearchContext, plan: GroupPlan, root: string): boolean {
   const g: RequestGroupInput = plan.group;
   if (g.required.length === 0 && g.anyOf.length === 0) return true;
-  const caps = new Set<string>();
-  for (const byAnchor of plan.spread?.values() ?? [])
-    for (const u of byAnchor.get(root) ?? []) for (const c of ctx.capabilities(u)) caps.add(c);
-  return (
-    g.required.every((c) => caps.has(c)) && g.anyOf.every((set) => set.some((c) => caps.has(c)))
-  );
+  const providers: string[] = [];
+  for (const byAnchor of plan.spread?.values() ?? []) providers.push(...(byAnchor.get(root) ?? []));
+  const someHas = (c: string) => providers.some((u) => ctx.capabilities(u).has(c));
+  return g.required.every(someHas) && g.anyOf.every((set) => set.some(someHas));
 }
 
 /** Stage 2: the viable anchor roots, by root name; `steps` receives what each filter removed. */
