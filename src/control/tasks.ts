@@ -110,9 +110,20 @@ export interface ReportInput {
   message: string;
   result: { kind: "progress" } | { kind: "done" } | { kind: "failure"; failure: TaskFailure };
   console: string;
+  /** When the step happened on the executor (ISO; "" for now). */
+  stepAt: string;
   /** Bare metal: the hardware found (inspection) and the power read from the BMC. */
   inventory: NodeInventory | null;
   powerState: PowerState;
+}
+
+/**
+ * The time of a progress event: when the executor says the step happened, but never later than
+ * now (a clock ahead) nor before the machine's last change (a clock behind).
+ */
+function stepTime(input: ReportInput, m: Machine, now: string): string {
+  if (input.stepAt === "" || input.stepAt > now) return now;
+  return input.stepAt < m.updatedAt ? m.updatedAt : input.stepAt;
 }
 
 /** Applies a report; answers the new lease end, or `cancelled` when the task is no longer wanted. */
@@ -138,7 +149,7 @@ export async function reportTask(
       await repo.updateTask(tx, task.uuid, ["leased"], { leaseUntil: until }, now);
       const m = await repo.getMachine(tx, task.machineUuid);
       if (m && input.step !== "" && (m.state === "PROVISIONING" || m.state === "DECOMMISSIONING"))
-        await repo.progress(tx, m.uuid, m.state, input.step, input.message, now);
+        await repo.progress(tx, m.uuid, m.state, input.step, input.message, stepTime(input, m, now));
       if (task.nodeUuid !== "") await nodeProgress(tx, task, input);
     });
     deps.changed.notify();

@@ -3,6 +3,7 @@
  * field violations of a request reported together (INVALID_ARGUMENT + BadRequest).
  */
 import { toJson } from "@bufbuild/protobuf";
+import { timestampDate } from "@bufbuild/protobuf/wkt";
 import {
   type DecommissionRequest,
   type DeleteImageRequest,
@@ -270,6 +271,7 @@ export function decodeReportTask(req: ReportTaskRequest): ReportInput {
       message: v.text("message", req.message, 4096),
       result,
       console: req.console,
+      stepAt: req.stepTime ? timestampDate(req.stepTime).toISOString() : "",
       inventory: inventoryOf(v, req.inventory),
       powerState:
         req.powerState === PowerState.ON ? "on" : req.powerState === PowerState.OFF ? "off" : "",

@@ -6,6 +6,7 @@
  * task (`cancelled`), or the lease is gone (refused, or unreachable for too long: `lost`).
  */
 import type { MessageInitShape } from "@bufbuild/protobuf";
+import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { type CallOptions, Code, ConnectError } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import type {
@@ -113,9 +114,14 @@ export class TaskLease {
     final = false,
   ): Promise<void> {
     this.pending += 1;
-    const sent = this.queue.then(() =>
-      this.send({ ...fields, taskUuid: this.task.uuid, leaseToken: this.task.leaseToken }, final),
-    );
+    // Stamped now: the step's event keeps the time it happened, however long the queue takes.
+    const request = {
+      ...fields,
+      taskUuid: this.task.uuid,
+      leaseToken: this.task.leaseToken,
+      stepTime: timestampNow(),
+    };
+    const sent = this.queue.then(() => this.send(request, final));
     this.queue = sent.finally(() => {
       this.pending -= 1;
     });

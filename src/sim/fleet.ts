@@ -11,7 +11,9 @@
  *   ...; await node.stop();
  *
  * The guest's serial console goes to `serialLogPath`; `qmpSocket` is free for tests (the BMC
- * has its own). `freezeBmc()` SIGSTOPs the BMC process, `thawBmc()` resumes it. Boot devices:
+ * has its own). `freezeBmc()` SIGSTOPs the BMC process, `thawBmc()` resumes it. Each node also
+ * runs a management process (sim-node-main.ts: the Redfish emulator, or the chassis control
+ * that ipmi_sim's hook forwards to). Boot devices:
  * pxe = NIC first (disk after), disk = disk only, cdrom = CD then disk, no override = disk then
  * NIC. Needs Debian packages qemu-system-x86, qemu-utils, ipxe-qemu, and openipmi for ipmi.
  */
@@ -42,6 +44,8 @@ export interface SimNodeOptions {
   macs?: string[];
   /** The node's files go to `<workDir>/<name>/`. */
   workDir: string;
+  /** Redfish over HTTPS with a self-signed certificate (the endpoint gets verifyTls false). */
+  redfishTls?: boolean;
 }
 
 /** A running simulated node. */
@@ -58,7 +62,7 @@ export interface SimNode {
   bmcPid: number;
   /** Stops the BMC and the guest; the files stay. */
   stop(): Promise<void>;
-  /** SIGSTOPs the BMC process: it stops answering, like a hung BMC. */
+  /** SIGSTOPs the BMC process (ipmi_sim or the Redfish emulator), like a hung BMC. */
   freezeBmc(): void;
   /** SIGCONTs the BMC process. */
   thawBmc(): void;
@@ -75,57 +79,47 @@ export async function startSimNode(opts: SimNodeOptions): Promise<SimNode> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const files = simFiles(dir);
   const macs = opts.macs && opts.macs.length > 0 ? opts.macs : [randomMac()];
-  await promisify(execFile)("qemu-img", [
-    "create",
-    "-f",
-    "qcow2",
-    files.disk,
-    `${opts.diskGb}G`,
-  ]).catch((error: NodeJS.ErrnoException) => {
-    throw error.code === "ENOENT"
-      ? new Error("qemu-img not found: install the Debian package qemu-utils")
-      : error;
-  });
-  const spec = {
-    name: opts.name,
-    memoryMb: opts.memoryMb,
-    vcpus: opts.vcpus,
-    macs,
-    bootUrl: opts.bootUrl,
-  };
-  const qemuPid = await startSimQemu(spec, files);
-  let bmc: { pid: number; port: number; process: ChildProcess; scheme?: "http" };
-  try {
-    bmc =
-      opts.bmc === "ipmi"
-        ? await startIpmiSim({
-            name: opts.name,
-            dir,
-            username: opts.username,
-            password: opts.password,
-          })
-        : await startRedfishEmulator(opts, dir, macs);
-  } catch (error) {
-    await stopSimQemu(qemuPid);
-    throw error;
-  }
+  await run("qemu-img", ["create", "-f", "qcow2", files.disk, `${opts.diskGb}G`], "qemu-utils");
+  const { name, memoryMb, vcpus, bootUrl } = opts;
+  const qemuPid = await startSimQemu({ name, memoryMb, vcpus, macs, bootUrl }, files);
+  const children: ChildProcess[] = [];
   const endpoint: BmcEndpoint = {
     driver: opts.bmc,
     address: "127.0.0.1",
-    port: bmc.port,
+    port: 0,
     username: opts.username,
     password: opts.password,
   };
-  if (opts.bmc === "redfish") endpoint.scheme = "http";
-  const signal = (name: NodeJS.Signals) => {
+  let bmc: ChildProcess;
+  try {
+    const node = await startNodeProcess(opts, dir, macs);
+    children.push(node.process);
+    if (node.control) {
+      const { username, password } = opts;
+      const sim = await startIpmiSim({ name, dir, username, password, control: node.control });
+      children.push(sim.process);
+      bmc = sim.process;
+      endpoint.port = sim.port;
+    } else if (node.redfish) {
+      bmc = node.process;
+      endpoint.port = node.redfish.port;
+      endpoint.scheme = node.redfish.scheme;
+      if (opts.redfishTls) endpoint.verifyTls = false;
+    } else throw new Error(`the node process of ${name} serves no BMC`);
+  } catch (error) {
+    await Promise.all(children.map(kill));
+    await stopSimQemu(qemuPid);
+    throw error;
+  }
+  const signal = (sig: NodeJS.Signals) => {
     try {
-      process.kill(bmc.pid, name);
+      process.kill(bmc.pid as number, sig);
     } catch {
       // already gone
     }
   };
   return {
-    name: opts.name,
+    name,
     bmcEndpoint: endpoint,
     macs,
     diskPath: files.disk,
@@ -133,50 +127,91 @@ export async function startSimNode(opts: SimNodeOptions): Promise<SimNode> {
     qmpSocket: files.qmp,
     dir,
     qemuPid,
-    bmcPid: bmc.pid,
+    bmcPid: bmc.pid as number,
     freezeBmc: () => signal("SIGSTOP"),
     thawBmc: () => signal("SIGCONT"),
     async stop() {
       signal("SIGCONT");
-      if (bmc.process.exitCode === null && bmc.process.signalCode === null) {
-        const gone = new Promise((ok) => bmc.process.once("exit", ok));
-        signal("SIGKILL");
-        await gone;
-      }
+      await Promise.all(children.map(kill));
       await stopSimQemu(qemuPid);
     },
   };
 }
 
-/** Starts the emulator process for the node and waits for its `listening <url>` line. */
-async function startRedfishEmulator(opts: SimNodeOptions, dir: string, macs: string[]) {
-  const passwordFile = join(dir, "bmc-password");
-  await writeFile(passwordFile, opts.password, { mode: 0o600 });
-  const log = await open(join(dir, "redfish-emulator.log"), "w");
-  const args = ["--import", "tsx", join(REPO, "src/sim/redfish-emulator-main.ts")];
-  args.push("--dir", dir, "--name", opts.name, "--username", opts.username);
-  args.push("--password-file", passwordFile, "--vcpus", String(opts.vcpus));
-  args.push("--memory-mb", String(opts.memoryMb), "--macs", macs.join(","));
+/** SIGKILLs a child and waits for its exit. */
+async function kill(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const gone = new Promise((ok) => child.once("exit", ok));
+  child.kill("SIGKILL");
+  await gone;
+}
+
+/** What the node process serves, read from its first stdout lines. */
+interface NodeProcess {
+  process: ChildProcess;
+  control?: { port: number; token: string };
+  redfish?: { port: number; scheme: "http" | "https" };
+}
+
+/** Starts the node's management process (sim-node-main.ts) and reads what it serves. */
+async function startNodeProcess(
+  opts: SimNodeOptions,
+  dir: string,
+  macs: string[],
+): Promise<NodeProcess> {
+  const args = ["--import", "tsx", join(REPO, "src/sim/sim-node-main.ts")];
+  args.push("--dir", dir, "--name", opts.name);
+  if (opts.bmc === "ipmi") args.push("--ipmi-control");
+  else {
+    const passwordFile = join(dir, "bmc-password");
+    await writeFile(passwordFile, opts.password, { mode: 0o600 });
+    args.push("--redfish", "--username", opts.username, "--password-file", passwordFile);
+    args.push("--vcpus", String(opts.vcpus), "--memory-mb", String(opts.memoryMb));
+    args.push("--macs", macs.join(","));
+    if (opts.redfishTls) {
+      const [cert, key] = [join(dir, "bmc-cert.pem"), join(dir, "bmc-key.pem")];
+      const req = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30"];
+      await run(
+        "openssl",
+        [...req, "-subj", "/CN=127.0.0.1", "-keyout", key, "-out", cert],
+        "openssl",
+      );
+      args.push("--tls-cert", cert, "--tls-key", key);
+    }
+  }
+  const log = await open(join(dir, "node-process.log"), "w");
   const child = spawn(process.execPath, args, { cwd: REPO, stdio: ["ignore", "pipe", log.fd] });
-  const port = await new Promise<number>((ok, fail) => {
+  const served = await new Promise<Omit<NodeProcess, "process">>((ok, fail) => {
     let out = "";
-    const timer = setTimeout(
-      () => fail(new Error("the Redfish emulator did not start in 30 s")),
-      30_000,
-    );
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      fail(new Error(`the node process of ${opts.name} did not start within 30 s`));
+    }, 30_000);
     child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
       out += chunk;
-      const match = /listening https?:\/\/[^:]+:(\d+)/.exec(out);
-      if (match) {
-        clearTimeout(timer);
-        ok(Number(match[1]));
+      const control = /^control (\d+) (\w+)$/m.exec(out);
+      const redfish = /^redfish (https?):\/\/[^:]+:(\d+)$/m.exec(out);
+      if (!control && !redfish) return;
+      clearTimeout(timer);
+      if (control) ok({ control: { port: Number(control[1]), token: control[2] as string } });
+      else if (redfish) {
+        ok({ redfish: { scheme: redfish[1] as "http" | "https", port: Number(redfish[2]) } });
       }
     });
     child.once("exit", (code) => {
       clearTimeout(timer);
-      fail(new Error(`the Redfish emulator exited (${code}); see ${dir}/redfish-emulator.log`));
+      fail(new Error(`the node process exited (${code}); see ${dir}/node-process.log`));
     });
   }).finally(() => log.close());
   child.stdout?.resume();
-  return { pid: child.pid as number, port, process: child };
+  return { process: child, ...served };
+}
+
+/** Runs a tool; a missing one names its Debian package. */
+async function run(tool: string, args: string[], debianPackage: string): Promise<void> {
+  await promisify(execFile)(tool, args).catch((error: NodeJS.ErrnoException) => {
+    throw error.code === "ENOENT"
+      ? new Error(`${tool} not found: install the Debian package ${debianPackage}`)
+      : error;
+  });
 }

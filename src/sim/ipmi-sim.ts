@@ -1,20 +1,17 @@
 /**
  * A real IPMI BMC for a simulated node: OpenIPMI's `ipmi_sim` (Debian package openipmi)
- * serving IPMI 2.0 lanplus on 127.0.0.1:<port>, with one admin user, whose chassis commands run
- * ipmi-chassis-control.ts against the node's guest. Its configuration lives in the node's
- * directory: lan.conf (mode 0600: it holds the password, which never goes on a command line),
- * the emulator command file bmc.emu (one BMC at IPMB 0x20), and chassis-control.sh.
+ * serving IPMI 2.0 lanplus on 127.0.0.1:<port>, with one admin user, whose chassis commands
+ * reach the node's process (sim-node-main.ts, see ipmi-chassis-control.ts). Its configuration
+ * lives in the node's directory: lan.conf (mode 0600: it holds the password, which never goes on
+ * a command line), the emulator command file bmc.emu (one BMC at IPMB 0x20), and
+ * chassis-control.sh (mode 0700: it holds the token of the node process's control port).
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { createSocket } from "node:dgram";
 import { chmod, mkdir, open, writeFile } from "node:fs/promises";
-import { dirname, join, resolve } from "node:path";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { fileURLToPath } from "node:url";
 import { runIpmitool } from "../executor/drivers/ipmi/ipmitool.js";
-
-const HERE = dirname(fileURLToPath(import.meta.url));
-const REPO = resolve(HERE, "../..");
 
 /** A running ipmi_sim. */
 export interface IpmiSim {
@@ -70,23 +67,40 @@ export function lanConf(
   ].join("\n");
 }
 
+/** The chassis_control program: forwards its arguments to the node process, prints the answer. */
+export function chassisControlScript(port: number, token: string): string {
+  return `#!/bin/bash
+exec 3<>"/dev/tcp/127.0.0.1/${port}" || { echo "the node process does not answer"; exit 1; }
+printf '%s %s\\n' '${token}' "$*" >&3
+while IFS= read -r line <&3; do
+  case "$line" in
+    OK) exit 0 ;;
+    "ERR "*) echo "\${line#ERR }"; exit 1 ;;
+    *) echo "$line" ;;
+  esac
+done
+echo "the node process closed the connection"
+exit 1
+`;
+}
+
 /** Writes the node's ipmi_sim files and starts it; resolves once it answers over lanplus. */
 export async function startIpmiSim(opts: {
   name: string;
   dir: string;
   username: string;
   password: string;
+  /** The node process's chassis control port and token (serveChassisControl). */
+  control: { port: number; token: string };
   binary?: string;
 }): Promise<IpmiSim> {
   checkIpmiCredentials(opts.username, opts.password);
   const port = await freeUdpPort();
   const hook = join(opts.dir, "chassis-control.sh");
-  const entry = join(REPO, "src/sim/ipmi-chassis-control.ts");
-  await writeFile(
-    hook,
-    `#!/bin/sh\ncd '${REPO}' && exec '${process.execPath}' --import tsx '${entry}' '${opts.dir}' "$@"\n`,
-  );
-  await chmod(hook, 0o755);
+  await writeFile(hook, chassisControlScript(opts.control.port, opts.control.token), {
+    mode: 0o700,
+  });
+  await chmod(hook, 0o700);
   const conf = join(opts.dir, "lan.conf");
   await writeFile(conf, lanConf(opts.name, port, opts.username, opts.password, hook), {
     mode: 0o600,
@@ -114,7 +128,8 @@ export async function startIpmiSim(opts: {
       ),
     );
   }).finally(() => log.close());
-  const endpoint = { driver: "ipmi" as const, address: "127.0.0.1", port, ...opts };
+  const { username, password } = opts;
+  const endpoint = { driver: "ipmi" as const, address: "127.0.0.1", port, username, password };
   for (let i = 0; ; i++) {
     try {
       await runIpmitool(endpoint, ["mc", "info"], 5_000);

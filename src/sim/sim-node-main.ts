@@ -1,9 +1,11 @@
 /**
- * The Redfish emulator as its own process (so a test can freeze it with SIGSTOP like a hung
- * BMC): `tsx src/sim/redfish-emulator-main.ts --dir <node dir> --name n1 --username admin
- * --password-file <file> [--port 0] [--tls-cert c --tls-key k]`. The password comes from a file,
- * never argv. Once listening it prints `listening <url>` on stdout. The node's QEMU guest must
- * already run (fleet.ts starts both).
+ * The management process of one simulated node (fleet.ts starts it once the node's QEMU runs):
+ * `tsx src/sim/sim-node-main.ts --dir <node dir> --name n1 (--redfish | --ipmi-control)
+ * [--username admin --password-file F] [--port 0] [--tls-cert C --tls-key K]`.
+ * With --redfish it is the node's Redfish BMC (redfish-emulator.ts) — its own process, so a test
+ * can freeze it with SIGSTOP like a hung BMC — and prints `redfish <url>`. With --ipmi-control
+ * it serves the chassis commands of the node's ipmi_sim and prints `control <port> <token>`.
+ * The password comes from a file, never argv.
  */
 import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
@@ -11,6 +13,7 @@ import http from "node:http";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
 import { parseArgs } from "node:util";
+import { serveChassisControl } from "./ipmi-chassis-control.js";
 import { redfishEmulator } from "./redfish-emulator.js";
 import { SimMachine } from "./sim-machine.js";
 import { simFiles } from "./sim-qemu.js";
@@ -20,6 +23,8 @@ const { values } = parseArgs({
     dir: { type: "string" },
     name: { type: "string" },
     uuid: { type: "string" },
+    redfish: { type: "boolean", default: false },
+    "ipmi-control": { type: "boolean", default: false },
     username: { type: "string", default: "admin" },
     "password-file": { type: "string" },
     address: { type: "string", default: "127.0.0.1" },
@@ -32,44 +37,60 @@ const { values } = parseArgs({
   },
 });
 
-if (!values.dir || !values.name || !values["password-file"]) {
-  process.stderr.write("usage: redfish-emulator-main --dir D --name N --password-file F\n");
+if (!values.dir || !values.name || (values.redfish && !values["password-file"])) {
+  process.stderr.write(
+    "usage: sim-node-main --dir D --name N (--redfish --password-file F | --ipmi-control)\n",
+  );
   process.exit(2);
 }
 const files = simFiles(values.dir);
-const password = (await readFile(values["password-file"], "utf8")).replace(/\r?\n$/, "");
-const handler = redfishEmulator({
-  system: {
-    id: values.name.replace(/[^A-Za-z0-9_-]/g, "-"),
-    name: values.name,
-    uuid: values.uuid ?? randomUUID(),
-    vcpus: Number(values.vcpus),
-    memoryMb: Number(values["memory-mb"]),
-    macs: values.macs.split(",").filter((m) => m !== ""),
-  },
-  machine: new SimMachine(files),
-  username: values.username,
-  password,
-  mediaPath: files.media,
-});
-const server =
-  values["tls-cert"] && values["tls-key"]
+const machine = new SimMachine(files);
+const closers: (() => void)[] = [];
+
+if (values["ipmi-control"]) {
+  const { server, port, token } = await serveChassisControl(machine);
+  closers.push(() => server.close());
+  process.stdout.write(`control ${port} ${token}\n`);
+}
+
+if (values.redfish) {
+  const password = (await readFile(values["password-file"] as string, "utf8")).replace(
+    /\r?\n$/,
+    "",
+  );
+  const handler = redfishEmulator({
+    system: {
+      id: values.name.replace(/[^A-Za-z0-9_-]/g, "-"),
+      name: values.name,
+      uuid: values.uuid ?? randomUUID(),
+      vcpus: Number(values.vcpus),
+      memoryMb: Number(values["memory-mb"]),
+      macs: values.macs.split(",").filter((m) => m !== ""),
+    },
+    machine,
+    username: values.username,
+    password,
+    mediaPath: files.media,
+  });
+  const tls = values["tls-cert"] && values["tls-key"];
+  const server = tls
     ? https.createServer(
         {
-          cert: await readFile(values["tls-cert"]),
-          key: await readFile(values["tls-key"]),
+          cert: await readFile(values["tls-cert"] as string),
+          key: await readFile(values["tls-key"] as string),
         },
         handler,
       )
     : http.createServer(handler);
-server.listen(Number(values.port), values.address, () => {
+  closers.push(() => server.closeAllConnections());
+  await new Promise<void>((ok) => server.listen(Number(values.port), values.address, ok));
   const { port } = server.address() as AddressInfo;
-  const scheme = values["tls-cert"] ? "https" : "http";
-  process.stdout.write(`listening ${scheme}://${values.address}:${port}\n`);
-});
+  process.stdout.write(`redfish ${tls ? "https" : "http"}://${values.address}:${port}\n`);
+}
+
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
   process.on(signal, () => {
-    server.closeAllConnections();
-    server.close(() => process.exit(0));
+    for (const close of closers) close();
+    process.exit(0);
   });
 }
