@@ -123,7 +123,8 @@ export interface ReportInput {
  */
 function stepTime(input: ReportInput, m: Machine, now: string): string {
   if (input.stepAt === "" || input.stepAt > now) return now;
-  return input.stepAt < m.updatedAt ? m.updatedAt : input.stepAt;
+  if (input.stepAt < m.updatedAt) return m.updatedAt;
+  return input.stepAt;
 }
 
 /** Applies a report; answers the new lease end, or `cancelled` when the task is no longer wanted. */
@@ -149,7 +150,14 @@ export async function reportTask(
       await repo.updateTask(tx, task.uuid, ["leased"], { leaseUntil: until }, now);
       const m = await repo.getMachine(tx, task.machineUuid);
       if (m && input.step !== "" && (m.state === "PROVISIONING" || m.state === "DECOMMISSIONING"))
-        await repo.progress(tx, m.uuid, m.state, input.step, input.message, stepTime(input, m, now));
+        await repo.progress(
+          tx,
+          m.uuid,
+          m.state,
+          input.step,
+          input.message,
+          stepTime(input, m, now),
+        );
       if (task.nodeUuid !== "") await nodeProgress(tx, task, input);
     });
     deps.changed.notify();
