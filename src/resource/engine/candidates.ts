@@ -20,9 +20,9 @@
  * 70,000 providers looks at the first few trees only. The answer is the same as one pass over
  * every tree: trees are anchored on roots, batches partition the roots in output order, and
  * everything a tree's candidates depend on (its providers, the sharing providers, groups and
- * usage) is in its batch. When the first LAZY_ROOTS trees do not give `limit` candidates (or
- * without a limit) the search runs once over the whole fleet, which also yields the
- * explanation of an empty answer.
+ * usage) is in its batch. When the first LAZY_ROOTS trees do not give `limit` candidates, the
+ * first EMPTY_ROOTS give none at all, or without a limit, the search runs once over the whole
+ * fleet, which also yields the explanation of an empty answer.
  *
  * Output is deterministic: trees by root name, then providers by name within each group.
  */
@@ -97,6 +97,11 @@ const MAX_BATCH = 1024;
  * than that pass, which it needs anyway for the explanation.
  */
 const LAZY_ROOTS = 2048;
+/**
+ * Roots after which a lazy search that found nothing at all hands over to the whole-fleet pass:
+ * an unsatisfiable (or very rare) query would otherwise pay for LAZY_ROOTS trees first.
+ */
+const EMPTY_ROOTS = 60;
 
 /**
  * Stages 1–3 over batches of the first LAZY_ROOTS trees until `limit` candidates are found;
@@ -118,7 +123,7 @@ function findInBatches(snapshot: Snapshot, query: QueryInput): CandidateRecord[]
     const pool = new Set<string>(sharing);
     for (const root of batch) for (const u of whole.tree(root)) pool.add(u);
     const ctx = new SearchContext(snapshot, query, {
-      pool: [...pool].sort(whole.byName),
+      pool: whole.sortByName(pool),
       roots: new Set(batch),
     });
     const steps: FilterStepRecord[] = [];
@@ -130,6 +135,7 @@ function findInBatches(snapshot: Snapshot, query: QueryInput): CandidateRecord[]
       }
       if (budget.left < 0) return candidates;
     }
+    if (candidates.length === 0 && from + size >= EMPTY_ROOTS) return candidates;
   }
   return candidates;
 }

@@ -50,6 +50,13 @@ export class SearchContext {
   /** Orders providers by name, then UUID: the one order every output follows. */
   readonly byName = (a: string, b: string): number => this.snapshot.rank(a) - this.snapshot.rank(b);
 
+  /** The providers in byName order (a numeric sort of their ranks). */
+  sortByName(uuids: Iterable<string>): string[] {
+    const ranks = Int32Array.from(uuids, (u) => this.snapshot.rank(u)).sort();
+    const all = this.snapshot.providersByName();
+    return Array.from(ranks, (r) => all[r] as string);
+  }
+
   /** Every provider in scope in byName order (the snapshot keeps that order). */
   providersByName(): readonly string[] {
     return this.scope ? this.scope.pool : this.snapshot.providersByName();
@@ -142,7 +149,8 @@ export class SearchContext {
       const out: string[] = [];
       const visit = (uuid: string): void => {
         out.push(uuid);
-        const kids = [...(this.snapshot.children.get(uuid) ?? [])].sort(this.byName);
+        let kids: readonly string[] = this.snapshot.children.get(uuid) ?? [];
+        if (kids.length > 1) kids = this.sortByName(kids);
         for (const kid of kids) visit(kid);
       };
       visit(root);
