@@ -14,7 +14,7 @@
  * Target: overhead p99 < 200 ms.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import {
@@ -71,7 +71,8 @@ export async function run(args: string[]): Promise<object> {
       hostName: "bench-host",
       region: "bench",
       stateDir,
-      maxBuilds: concurrency,
+      // Teardowns run beside builds: a build never queues behind a decommission.
+      maxBuilds: concurrency * 2,
       ready: async () => {
         await server.client(ResourceService).getProvider({ provider: "bench-host" });
       },
@@ -204,6 +205,7 @@ function summarize(samples: Sample[]) {
 /** The human form: overhead against the target, then where it goes. */
 export function summary(result: object): string {
   const r = result as ReturnType<typeof summarize> & {
+    load_average: number[];
     vms: number;
     concurrency: number;
     store: string;
@@ -215,7 +217,7 @@ export function summary(result: object): string {
     String(s.max_ms),
   ];
   return [
-    `provision: ${r.vms} VMs, concurrency ${r.concurrency}, ${r.store}, real QEMU (TCG)`,
+    `provision: ${r.vms} VMs, concurrency ${r.concurrency}, ${r.store}, real QEMU (TCG), load average ${r.load_average.join(" ")}`,
     `Mulligan's overhead p50 ${r.overhead.p50_ms} ms, p99 ${r.overhead.p99_ms} ms — target p99 < ${r.target_p99_ms} ms: ${r.met ? "met" : "MISSED"}`,
     formatTable(
       ["", "p50 ms", "p99 ms", "max ms"],
