@@ -15,6 +15,7 @@ import {
 } from "../gen/mulligan/control/v1/control_pb.js";
 import { ResourceService } from "../gen/mulligan/resource/v1/resource_pb.js";
 import { type BackoffPolicy, backoffDelay, sleep } from "./backoff.js";
+import { Conductor, NODE_TASK_KINDS } from "./conductor.js";
 import { hostInventory, readHostSnapshot } from "./host-inventory.js";
 import { type HostIdentity, loadHostUuid, registerHost } from "./host-registration.js";
 import { ImageCache } from "./image-cache.js";
@@ -43,6 +44,8 @@ export class Executor {
   private leasing: Promise<void> = Promise.resolve();
   private registrationTimer: NodeJS.Timeout | undefined;
   private registering: Promise<void> = Promise.resolve();
+  /** Set when this executor is the conductor of a group of bare-metal nodes. */
+  private conductor: Conductor | undefined;
 
   private constructor(
     private readonly options: ResolvedExecutorOptions,
@@ -87,6 +90,17 @@ export class Executor {
       session.close();
       throw err;
     }
+    if (resolved.conductor) {
+      executor.conductor = await Conductor.start(
+        resolved.conductor,
+        resolved.stateDir,
+        executor.log,
+      );
+      executor.log.info(
+        { group: resolved.conductor.group, boot: executor.conductor.boot.publicUrl },
+        "conducting bare-metal nodes",
+      );
+    }
     executor.log.info({ provider: host.uuid }, "host registered; leasing tasks");
     executor.scheduleRegistration();
     executor.leasing = executor.leaseLoop();
@@ -100,6 +114,7 @@ export class Executor {
     await this.leasing;
     await this.registering;
     await Promise.allSettled([...this.running]);
+    await this.conductor?.close();
     this.session.close();
     this.log.info("executor stopped");
   }
@@ -152,6 +167,7 @@ export class Executor {
             waitSeconds: LEASE_WAIT_SECONDS,
             maxTasks: free,
             consoles: await this.consoles(),
+            conductorGroup: this.conductor?.group ?? "",
           },
           { signal, timeoutMs: LEASE_WAIT_SECONDS * 1000 + LEASE_CALL_SLACK_MS },
         );
@@ -178,13 +194,17 @@ export class Executor {
       { task: task.uuid, kind: task.kind, machine: task.machineUuid, deliveries: task.deliveries },
       "task leased",
     );
-    const done = runTask(task, {
-      driver: this.options.driver,
-      images: this.images,
-      reporter: this.reporter,
-      logger: this.log,
-      bootTimeoutMs: this.options.bootTimeoutMs,
-    }).then(
+    const conducted = this.conductor && NODE_TASK_KINDS.has(task.kind);
+    const outcome = conducted
+      ? (this.conductor as Conductor).run(task, this.reporter, this.images, this.log)
+      : runTask(task, {
+          driver: this.options.driver,
+          images: this.images,
+          reporter: this.reporter,
+          logger: this.log,
+          bootTimeoutMs: this.options.bootTimeoutMs,
+        });
+    const done = outcome.then(
       (outcome) => this.log.info({ task: task.uuid, outcome }, "task ended"),
       (err: Error) => this.log.error({ task: task.uuid, err: err.message }, "task crashed"),
     );

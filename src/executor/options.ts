@@ -5,6 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import type { Logger } from "pino";
+import type { ConductorOptions } from "./conductor.js";
 import type { VmDriver } from "./drivers/vm-driver.js";
 import type { HostClass, InventoryPolicy } from "./host-inventory.js";
 
@@ -62,12 +63,17 @@ export interface ExecutorOptions {
   allocationRatios?: Partial<Record<HostClass, number>>;
   /** Boot timeout of each guest (default 120 s). */
   bootTimeoutMs?: number;
+  /** Also act as conductor for the bare-metal nodes of a conductor group. */
+  conductor?: ConductorOptions;
 }
 
 /** The options with every default applied. */
 export interface ResolvedExecutorOptions
-  extends Required<Omit<ExecutorOptions, "ca" | "project" | "reserved" | "allocationRatios">> {
+  extends Required<
+    Omit<ExecutorOptions, "ca" | "project" | "reserved" | "allocationRatios" | "conductor">
+  > {
   ca: string | Buffer | undefined;
+  conductor: ConductorOptions | undefined;
   project: string;
   inventoryPolicy: InventoryPolicy;
 }
@@ -99,6 +105,7 @@ export function resolveExecutorOptions(options: ExecutorOptions): ResolvedExecut
     driver: options.driver,
     logger: options.logger,
     ca: options.ca,
+    conductor: options.conductor,
     maxBuilds,
     bootTimeoutMs,
     inventoryPolicy: {

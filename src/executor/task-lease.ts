@@ -77,9 +77,16 @@ export class TaskLease {
     return this.state === "lost";
   }
 
-  /** Reports a progress step (queued behind earlier reports; never throws). */
-  progress(step: string, message: string): Promise<void> {
-    return this.enqueue({ step, message: clip(message) });
+  /**
+   * Reports a progress step (queued behind earlier reports; never throws); a conductor adds
+   * the node's power state or inventory.
+   */
+  progress(
+    step: string,
+    message: string,
+    node: Pick<MessageInitShape<typeof ReportTaskRequestSchema>, "inventory" | "powerState"> = {},
+  ): Promise<void> {
+    return this.enqueue({ step, message: clip(message), ...node });
   }
 
   /** Reports the result after every earlier report and stops renewing; only the first counts. */
@@ -109,7 +116,7 @@ export class TaskLease {
   private enqueue(
     fields: Pick<
       MessageInitShape<typeof ReportTaskRequestSchema>,
-      "step" | "message" | "result" | "console"
+      "step" | "message" | "result" | "console" | "inventory" | "powerState"
     >,
     final = false,
   ): Promise<void> {

@@ -7,6 +7,7 @@
 import { join } from "node:path";
 import { Command, Option } from "commander";
 import type { Logger } from "pino";
+import type { ConductorOptions } from "../../executor/conductor.js";
 import type { Executor } from "../../executor/executor.js";
 import type { HostClass } from "../../executor/host-inventory.js";
 import {
@@ -33,6 +34,10 @@ interface ExecutorFlags {
   bootTimeout?: number;
   reserved?: string[];
   allocationRatio?: string[];
+  conductorGroup?: string;
+  bootListen?: string;
+  bootAdvertise?: string;
+  serialLogDir?: string;
   logLevel: string;
 }
 
@@ -76,6 +81,13 @@ export function executorCommand(): Command {
       "overcommit, repeatable (defaults VCPU=4 MEMORY_MB=1 DISK_GB=1)",
       collect,
     )
+    .option(
+      "--conductor-group <group>",
+      "also conduct the bare-metal nodes enrolled in this conductor group (e.g. default)",
+    )
+    .option("--boot-listen <host:port>", "boot server listener (default 127.0.0.1, any port)")
+    .option("--boot-advertise <host>", "address nodes reach the boot server at")
+    .option("--serial-log-dir <dir>", "<dir>/<node>/serial.log: consoles of simulated nodes")
     .option("--log-level <level>", "trace, debug, info, warn or error", "info")
     .action(async (flags: ExecutorFlags, cmd: Command) => {
       const target = resolveTarget(globalOptions(cmd));
@@ -118,6 +130,7 @@ export function executorCommand(): Command {
           ...(flags.bootTimeout !== undefined && { bootTimeoutMs: flags.bootTimeout * 1000 }),
           reserved,
           allocationRatios,
+          ...(flags.conductorGroup !== undefined && { conductor: conductorOptions(flags) }),
         });
       } catch (err) {
         await driver.close();
@@ -127,6 +140,23 @@ export function executorCommand(): Command {
       await executor.stop();
       await driver.close();
     });
+}
+
+/** The conductor's options from the --conductor-group, --boot-* and --serial-log-dir flags. */
+function conductorOptions(flags: ExecutorFlags): ConductorOptions {
+  const [host, port] = (flags.bootListen ?? "127.0.0.1:0").split(/:(?=[0-9]+$)/);
+  const portNumber = Number(port ?? 0);
+  if (!host || !Number.isInteger(portNumber) || portNumber < 0 || portNumber > 65535)
+    throw new UsageError(`--boot-listen ${flags.bootListen}: expected HOST:PORT`);
+  return {
+    group: flags.conductorGroup ?? "default",
+    boot: {
+      host,
+      port: portNumber,
+      ...(flags.bootAdvertise !== undefined && { advertiseHost: flags.bootAdvertise }),
+    },
+    ...(flags.serialLogDir !== undefined && { serialLogDir: flags.serialLogDir }),
+  };
 }
 
 /** Resolves on the first SIGINT/SIGTERM; a second one exits at once. */
