@@ -113,6 +113,7 @@ export async function run(args: string[]): Promise<object> {
       vms,
       concurrency,
       ...summarize(samples),
+      load_average: loadavg().map((x) => round(x, 1)),
       machine: machineInfo(),
     };
   } finally {
