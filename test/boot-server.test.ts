@@ -51,8 +51,10 @@ describe("iPXE scripts", () => {
   test("the generic script chains to the per-MAC script of the booting NIC", async () => {
     const res = await get("/boot/boot.ipxe");
     assert.equal(res.status, 200);
-    // biome-ignore lint/suspicious/noTemplateCurlyInString: iPXE's variable syntax.
-    assert.equal(await res.text(), "#!ipxe\nchain ipxe?mac=${netX/mac} || exit\n");
+    assert.equal(
+      await res.text(),
+      `#!ipxe\nchain ${server.publicUrl}/boot/ipxe?mac=\${netX/mac} || exit\n`,
+    );
   });
 
   test("a node without a plan exits to its next boot device", async () => {

@@ -159,7 +159,7 @@ export class BootServer {
       return this.callback(req, res, path);
     if (!get) return text(res, 405, "method not allowed\n");
     this.logger?.debug({ path }, "boot server GET");
-    if (path === "/boot/boot.ipxe") return text(res, 200, chainScript());
+    if (path === "/boot/boot.ipxe") return text(res, 200, chainScript(this.publicUrl));
     if (path === "/boot/ipxe") {
       const mac = normalizeMac(url.searchParams.get("mac") ?? "");
       if (!mac) return text(res, 400, "#!ipxe\necho mulligan: bad or missing mac\nexit\n");

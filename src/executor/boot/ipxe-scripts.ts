@@ -37,9 +37,9 @@ export function normalizeMac(mac: string): string | undefined {
   return hex.match(/../g)?.join(":");
 }
 
-/** The script every node fetches first: chain to the per-MAC script, relative to this URL. */
-export function chainScript(): string {
-  return ["#!ipxe", `chain ipxe?mac=${BOOT_MAC} || exit`, ""].join("\n");
+/** The script every node fetches first: chain to the per-MAC script (iPXE of 2019 resolves no relative URI with a query). */
+export function chainScript(publicUrl: string): string {
+  return ["#!ipxe", `chain ${publicUrl}/boot/ipxe?mac=${BOOT_MAC} || exit`, ""].join("\n");
 }
 
 /** The per-node script for `plan` (none: exit, so the firmware boots its next device). */
@@ -57,6 +57,7 @@ export function nodeScript(plan: BootPlan | undefined, publicUrl: string): strin
   const args = [
     AGENT_CONSOLE,
     "panic=-1",
+    "quiet",
     `mulligan.callback=${callback}`,
     `mulligan.node=${plan.nodeUuid}`,
     `mulligan.token=${plan.token}`,
