@@ -103,8 +103,9 @@ export async function waitForPower(
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if ((await read()) === target) return true;
-    if (Date.now() + intervalMs > deadline) return false;
-    await sleep(intervalMs, undefined, signal ? { signal } : undefined);
+    const left = deadline - Date.now();
+    if (left <= 0) return false;
+    await sleep(Math.min(intervalMs, left), undefined, signal ? { signal } : undefined);
   }
 }
 
