@@ -39,15 +39,12 @@ import {
   feedAfter,
   feedStart,
 } from "./repo/changes.js";
-import {
-  loadAllocationRows,
-  loadGroupRows,
-  loadProviderRows,
-  loadSnapshotRows,
-} from "./repo/claims.js";
+import { loadAllocationRows, loadGroupRows, loadProviderRows } from "./repo/claims.js";
 import {
   allocationRecord,
+  eachAllocationPage,
   groupRecord,
+  loadRegistryRows,
   providerRecords,
   type SnapshotSource,
 } from "./snapshot-loader.js";
@@ -121,16 +118,37 @@ export class FleetIndex implements Snapshot, SnapshotSource {
     const { store } = this.options;
     await store.transaction(async (tx) => {
       this.cursor = await feedStart(store, tx);
-      const rows = await loadSnapshotRows(tx, nowIso());
+      const now = nowIso();
+      const rows = await loadRegistryRows(tx);
+      // Rows come with a string per field; the index keeps one copy of each repeated value
+      // (capability names, consumers, classes, windows) so half a million allocations stay lean.
+      const intern = interner();
+      const windows = new Map<string, Window>();
       for (const g of rows.groups) this.groups.set(g.uuid, groupRecord(g));
-      for (const p of providerRecords(rows)) this.putProvider(p.uuid, p);
+      for (const p of providerRecords(rows))
+        this.putProvider(p.uuid, { ...p, capabilities: p.capabilities.map(intern) });
       const byProvider = new Map<string, AllocationRecord[]>();
-      for (const row of rows.allocations) {
-        const a = allocationRecord(row);
-        const list = byProvider.get(a.providerUuid);
-        if (list) list.push(a);
-        else byProvider.set(a.providerUuid, [a]);
-      }
+      await eachAllocationPage(tx, store.dialect, now, (page) => {
+        for (const row of page) {
+          const providerUuid = this.providers.get(row.provider_uuid)?.uuid ?? row.provider_uuid;
+          const key = `${row.window_start}\u0000${row.window_end}`;
+          let window = windows.get(key);
+          if (!window) {
+            window = allocationRecord(row).window;
+            windows.set(key, window);
+          }
+          const a: AllocationRecord = {
+            consumerUuid: intern(row.consumer_uuid),
+            providerUuid,
+            resourceClass: intern(row.resource_class),
+            amount: row.amount,
+            window,
+          };
+          const list = byProvider.get(providerUuid);
+          if (list) list.push(a);
+          else byProvider.set(providerUuid, [a]);
+        }
+      });
       for (const [uuid, list] of byProvider) this.putAllocations(uuid, list);
     });
     this.unlisten = await store.listen(CHANGES_CHANNEL, () => void this.follow());
@@ -407,4 +425,15 @@ function sameKeys(a: ReadonlyMap<string, unknown>, b: ReadonlyMap<string, unknow
   if (a.size !== b.size) return false;
   for (const k of a.keys()) if (!b.has(k)) return false;
   return true;
+}
+
+/** One shared copy of each equal string seen (for a bulk load; dropped after it). */
+function interner(): (s: string) => string {
+  const seen = new Map<string, string>();
+  return (s) => {
+    const known = seen.get(s);
+    if (known !== undefined) return known;
+    seen.set(s, s);
+    return s;
+  };
 }

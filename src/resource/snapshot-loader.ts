@@ -3,8 +3,9 @@
  * from the store in one transaction. Servers search their FleetIndex (fleet-index.ts) instead;
  * the loader stays as the slow, obviously-right evaluation the index is tested against.
  */
+import { sql } from "kysely";
 import { nowIso } from "../platform/ids.js";
-import type { Store } from "../store/store.js";
+import type { Dialect, Store, Tx } from "../store/store.js";
 import { MemorySnapshot, type Snapshot } from "./engine/snapshot.js";
 import type { AllocationRecord, GroupLevelName, GroupRecord, ProviderRecord } from "./model.js";
 import { type AllocationRow, loadSnapshotRows } from "./repo/claims.js";
@@ -66,6 +67,69 @@ export class StoreSnapshotSource implements SnapshotSource {
       rows.groups.map(groupRecord),
       rows.allocations.map(allocationRecord),
     );
+  }
+}
+
+/** Every provider's rows and every group (the fleet index's start; allocations come paged). */
+export async function loadRegistryRows(tx: Tx) {
+  const [providers, inventories, capabilities, memberships, groups] = await Promise.all([
+    tx.selectFrom("resource_providers").selectAll().execute(),
+    tx.selectFrom("resource_inventories").selectAll().execute(),
+    tx.selectFrom("resource_provider_capabilities").selectAll().execute(),
+    tx.selectFrom("resource_provider_groups").selectAll().execute(),
+    tx.selectFrom("resource_groups").selectAll().execute(),
+  ]);
+  return { providers, inventories, capabilities, memberships, groups };
+}
+
+/** Rows of live allocations read per query by eachAllocationPage. */
+const ALLOCATION_PAGE = 50_000;
+
+/**
+ * Every allocation not ended at `now`, a page at a time (keyset, so each page is a range): a
+ * fleet's half a million rows never sit in memory all at once, which keeps the resident set of a
+ * starting server low. SQLite pages by rowid (table order, a sequential read); PostgreSQL by
+ * primary key. Pages are read in `tx`, one consistent view.
+ */
+export async function eachAllocationPage(
+  tx: Tx,
+  dialect: Dialect,
+  now: string,
+  each: (rows: readonly AllocationRow[]) => void,
+): Promise<void> {
+  const live = tx
+    .selectFrom("resource_allocations")
+    .selectAll()
+    .where((eb) => eb.or([eb("window_end", "=", ""), eb("window_end", ">", now)]))
+    .limit(ALLOCATION_PAGE);
+  if (dialect === "sqlite") {
+    for (let after = -1; ; ) {
+      const rows = await live
+        .select(sql<number>`rowid`.as("row_id"))
+        .where(sql<boolean>`rowid > ${after}`)
+        .orderBy(sql`rowid`)
+        .execute();
+      each(rows);
+      const last = rows[rows.length - 1];
+      if (rows.length < ALLOCATION_PAGE || !last) return;
+      after = last.row_id;
+    }
+  }
+  for (let after: AllocationRow | undefined; ; ) {
+    const key = after;
+    const rows = await live
+      .$if(key !== undefined, (qb) =>
+        qb.where(
+          sql<boolean>`(consumer_uuid, provider_uuid, resource_class) > (${key?.consumer_uuid}, ${key?.provider_uuid}, ${key?.resource_class})`,
+        ),
+      )
+      .orderBy("consumer_uuid")
+      .orderBy("provider_uuid")
+      .orderBy("resource_class")
+      .execute();
+    each(rows);
+    if (rows.length < ALLOCATION_PAGE) return;
+    after = rows[rows.length - 1];
   }
 }
 
