@@ -135,4 +135,14 @@ export const controlMigrations: Record<string, Migration> = {
         .execute();
     },
   },
+  "2026_12_03_006_control_host_owners": {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("control_host_owners")
+        .addColumn("host_uuid", "text", (c) => c.primaryKey())
+        .addColumn("account_uuid", "text", (c) => c.notNull())
+        .addColumn("created_at", "text", (c) => c.notNull())
+        .execute();
+    },
+  },
 };

@@ -499,3 +499,23 @@ export async function getConsole(db: Db, uuid: string) {
     .where("machine_uuid", "=", uuid)
     .executeTakeFirst();
 }
+
+/** Binds a host to an account unless it is bound already; answers the owner either way. */
+export async function bindHost(db: Db, hostUuid: string, accountUuid: string, at: string) {
+  await db
+    .insertInto("control_host_owners")
+    .values({ host_uuid: hostUuid, account_uuid: accountUuid, created_at: at })
+    .onConflict((oc) => oc.column("host_uuid").doNothing())
+    .execute();
+  return (await hostOwner(db, hostUuid)) ?? accountUuid;
+}
+
+/** The account that runs a host's tasks, undefined while none does. */
+export async function hostOwner(db: Db, hostUuid: string): Promise<string | undefined> {
+  const r = await db
+    .selectFrom("control_host_owners")
+    .select("account_uuid")
+    .where("host_uuid", "=", hostUuid)
+    .executeTakeFirst();
+  return r?.account_uuid;
+}

@@ -93,11 +93,16 @@ export function imageService(deps: ControlDeps): ServiceImpl<typeof ImageService
 export function executorService(deps: ControlDeps): ServiceImpl<typeof ExecutorService> {
   return {
     async leaseTasks(req, ctx) {
-      const leased = await tasks.leaseTasks(deps, validate.decodeLeaseTasks(req), ctx.signal);
+      const leased = await tasks.leaseTasks(
+        deps,
+        principalOf(ctx),
+        validate.decodeLeaseTasks(req),
+        ctx.signal,
+      );
       return { tasks: leased.map(taskMessage) };
     },
-    async reportTask(req, _ctx) {
-      const r = await tasks.reportTask(deps, validate.decodeReportTask(req));
+    async reportTask(req, ctx) {
+      const r = await tasks.reportTask(deps, principalOf(ctx), validate.decodeReportTask(req));
       return {
         cancelled: r.cancelled,
         ...(r.leaseUntil ? { leaseExpireTime: timestampFromDate(new Date(r.leaseUntil)) } : {}),

@@ -106,6 +106,12 @@ export interface ControlTables {
     created_at: string;
     updated_at: string;
   };
+  /** The executor account that runs each host's tasks (host-owners.ts). */
+  control_host_owners: {
+    host_uuid: string;
+    account_uuid: string;
+    created_at: string;
+  };
   control_consoles: {
     machine_uuid: string;
     text: string;

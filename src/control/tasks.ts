@@ -6,8 +6,10 @@
  */
 import { MulliganError } from "../platform/errors.js";
 import { newUuid, nowIso } from "../platform/ids.js";
+import type { Principal } from "../platform/principal.js";
 import { RetryTransaction } from "../store/store.js";
 import type { ControlDeps } from "./deps.js";
+import { claimHosts, mayRunOn } from "./host-owners.js";
 import type { Machine, Task, TaskFailure } from "./model.js";
 import type { NodeInventory, PowerState } from "./node-model.js";
 import * as nodeRepo from "./node-repo.js";
@@ -57,6 +59,7 @@ function tail(text: string): string {
 /** Publishes consoles, then waits up to `waitMs` for tasks of the hosts and leases them. */
 export async function leaseTasks(
   deps: ControlDeps,
+  p: Principal,
   input: LeaseInput,
   signal: AbortSignal,
 ): Promise<Task[]> {
@@ -67,9 +70,12 @@ export async function leaseTasks(
     if (!found) throw MulliganError.notFound("host", ref, `hosts[${i}]`);
     hosts.push(found.uuid);
   }
-  // A node's tasks are queued under the node's UUID (its provider's) for its conductor group.
-  if (input.conductorGroup !== "")
-    hosts.push(...(await nodeRepo.nodesOfGroup(store.db, input.conductorGroup)));
+  await claimHosts(
+    deps,
+    p,
+    hosts.map((uuid, i) => ({ uuid, ref: input.hosts[i] ?? uuid })),
+  );
+
   const at = nowIso();
   for (const c of input.consoles) await repo.saveConsole(store.db, c.machineUuid, tail(c.text), at);
   const deadline = Date.now() + input.waitMs;
@@ -80,7 +86,13 @@ export async function leaseTasks(
     );
     const leased: Task[] = [];
     const now = nowIso();
-    for (const t of await repo.leasable(store.db, hosts, now, input.maxTasks)) {
+    // A node's tasks are queued under the node's UUID for its conductor group; read the group
+    // on every round, so a node enrolled during the wait is served at once.
+    const nodes =
+      input.conductorGroup === ""
+        ? []
+        : await nodeRepo.nodesOfGroup(store.db, input.conductorGroup);
+    for (const t of await repo.leasable(store.db, [...hosts, ...nodes], now, input.maxTasks)) {
       const token = newUuid();
       const until = later(deps.settings.leaseMs);
       if (await repo.leaseTask(store.db, t, token, until, now))
@@ -130,11 +142,14 @@ function stepTime(input: ReportInput, m: Machine, now: string): string {
 /** Applies a report; answers the new lease end, or `cancelled` when the task is no longer wanted. */
 export async function reportTask(
   deps: ControlDeps,
+  p: Principal,
   input: ReportInput,
 ): Promise<{ leaseUntil: string; cancelled: boolean }> {
   const { store } = deps;
   const task = await repo.getTask(store.db, input.taskUuid);
-  if (!task) throw MulliganError.notFound("task", input.taskUuid, "task_uuid");
+  // Another executor account's task answers exactly like one that does not exist.
+  if (!task || !(await mayRunOn(deps, p, task.hostUuid)))
+    throw MulliganError.notFound("task", input.taskUuid, "task_uuid");
   if (task.state === "cancelled") return { leaseUntil: "", cancelled: true };
   if (task.state !== "leased" || task.leaseToken !== input.leaseToken)
     throw MulliganError.failedPrecondition(
