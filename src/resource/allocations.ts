@@ -135,6 +135,8 @@ export async function writeClaim(
   principal: Principal,
   w: ClaimWrite,
 ): Promise<ClaimResult> {
+  if (w.expectedGeneration === null && w.allocations.size > 0)
+    return writeNewConsumer(store, tx, principal, w);
   const now = nowIso();
   const existing = await repo.getConsumer(tx, w.consumer);
   if (existing) visibleConsumer(principal, existing, w.consumer);
@@ -155,6 +157,54 @@ export async function writeClaim(
     return { consumer: null, allocations: [] };
   }
 
+  const row = consumerRow(principal, w, existing, now);
+  if (existing) {
+    const { uuid: _u, generation: _g, created_at: _c, ...set } = row;
+    if (!(await repo.updateConsumer(tx, existing.uuid, existing.generation, set)))
+      throw consumerConflict(w.consumer, w.expectedGeneration, null);
+    row.generation = existing.generation + 1;
+    await repo.replaceAllocations(tx, w.consumer, []);
+  } else {
+    try {
+      await repo.insertConsumer(tx, row);
+    } catch (err) {
+      if (store.isUniqueViolation(err)) throw consumerConflict(w.consumer, null, 1);
+      throw err;
+    }
+  }
+  return writeAllocations(store, tx, w, row, touched, now);
+}
+
+/**
+ * The common claim of a consumer that must be new (ClaimBest, a first Claim), in fewer
+ * statements: lock the providers, insert the consumer unless it exists, then the checks and
+ * rows of writeAllocations. An existing consumer is a conflict (or NOT_FOUND if not visible).
+ */
+async function writeNewConsumer(
+  store: Store,
+  tx: Db,
+  principal: Principal,
+  w: ClaimWrite,
+): Promise<ClaimResult> {
+  const now = nowIso();
+  const touched = [...w.allocations.keys()];
+  await bumpGenerations(tx, touched, now);
+  const row = consumerRow(principal, w, undefined, now);
+  if (!(await repo.insertConsumerIfNew(tx, row))) {
+    const existing = await repo.getConsumer(tx, w.consumer);
+    if (existing) visibleConsumer(principal, existing, w.consumer);
+    throw consumerConflict(w.consumer, null, existing?.generation ?? 1);
+  }
+  return writeAllocations(store, tx, w, row, touched, now);
+}
+
+/** The consumer row a claim writes (project and user from the request, else kept, else the caller's). */
+function consumerRow(
+  principal: Principal,
+  w: ClaimWrite,
+  existing: repo.ConsumerRow | undefined,
+  now: string,
+): repo.ConsumerRow {
   const projectUuid = w.projectUuid ?? existing?.project_uuid ?? principal.projectUuid;
   if (projectUuid === null)
     throw MulliganError.invalid(
@@ -162,7 +212,7 @@ export async function writeClaim(
       "FIELD_REQUIRED",
       "is required with a token without project",
     );
-  const row: repo.ConsumerRow = {
+  return {
     uuid: w.consumer,
     project_uuid: projectUuid,
     user_uuid: w.userUuid ?? existing?.user_uuid ?? principal.accountUuid,
@@ -173,26 +223,26 @@ export async function writeClaim(
     created_at: existing?.created_at ?? now,
     updated_at: now,
   };
-  if (existing) {
-    const { uuid: _u, generation: _g, created_at: _c, ...set } = row;
-    if (!(await repo.updateConsumer(tx, existing.uuid, existing.generation, set)))
-      throw consumerConflict(w.consumer, w.expectedGeneration, null);
-    row.generation = existing.generation + 1;
-  } else {
-    try {
-      await repo.insertConsumer(tx, row);
-    } catch (err) {
-      if (store.isUniqueViolation(err)) throw consumerConflict(w.consumer, null, 1);
-      throw err;
-    }
-  }
-  await repo.replaceAllocations(tx, w.consumer, []);
+}
+
+/**
+ * Capacity and quota checks of a consumer's new set (its old rows already gone), then its
+ * allocation rows and a 'usage' change per touched provider.
+ */
+async function writeAllocations(
+  store: Store,
+  tx: Db,
+  w: ClaimWrite,
+  row: repo.ConsumerRow,
+  touched: readonly string[],
+  now: string,
+): Promise<ClaimResult> {
   await checkCapacity(tx, w);
   const adding = new Map<string, number>();
   for (const res of w.allocations.values())
     for (const [cls, amount] of Object.entries(res))
       adding.set(cls, (adding.get(cls) ?? 0) + amount);
-  await checkQuota(tx, projectUuid, adding, now);
+  await checkQuota(tx, row.project_uuid, adding, now);
 
   const rows: repo.AllocationRow[] = [];
   for (const [provider, res] of w.allocations)
@@ -205,7 +255,7 @@ export async function writeClaim(
         window_start: row.window_start,
         window_end: row.window_end,
       });
-  await repo.replaceAllocations(tx, w.consumer, rows);
+  await repo.insertAllocations(tx, rows);
   await appendChanges(store, tx, touched, "usage", now);
   return {
     consumer: consumerRecord(row),
@@ -216,9 +266,12 @@ export async function writeClaim(
 /** Unit constraints of every amount, then capacity minus the others' peak over the window. */
 async function checkCapacity(tx: Db, w: ClaimWrite): Promise<void> {
   const providers = [...w.allocations.keys()];
+  const classes = [...new Set([...w.allocations.values()].flatMap((r) => Object.keys(r)))];
   const inventories = await repo.inventoriesOf(tx, providers);
   const others = usageLookup(
-    (await repo.allocationsOverlapping(tx, providers, w.window)).map(allocationRecord),
+    (await repo.usageOverlapping(tx, providers, classes, w.window)).map((a) =>
+      allocationRecord({ ...a, consumer_uuid: "" }),
+    ),
   );
   for (const [provider, res] of w.allocations) {
     const field = w.fields.get(provider) ?? "allocations";

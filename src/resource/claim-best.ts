@@ -9,12 +9,13 @@ import type { ProjectDirectory } from "../platform/directory.js";
 import { MulliganError } from "../platform/errors.js";
 import { newUuid } from "../platform/ids.js";
 import { projectFilter, resolveProject } from "../platform/project-scope.js";
-import { type IdempotencyKey, idempotent } from "../store/request-log.js";
+import { idempotent, recordedResult } from "../store/request-log.js";
 import type { Store } from "../store/store.js";
 import { requestKey } from "./access.js";
 import { type ClaimResult, writeClaim } from "./allocations.js";
 import { resolveUser } from "./consumers.js";
 import { findCandidates } from "./engine/candidates.js";
+import type { Snapshot } from "./engine/snapshot.js";
 import { weigh } from "./engine/weigh.js";
 import type { ExplanationRecord, QueryInput, SearchResult } from "./model.js";
 import { quotaHeadroom } from "./quotas.js";
@@ -99,21 +100,46 @@ function takenMeanwhile(err: unknown): boolean {
   );
 }
 
-class NotRecorded extends Error {}
+/** Distinct queries whose search is kept for one state of the index. */
+const SHARED_QUERIES = 16;
+/** A kept search older than this is not reused (its "now" window start moved on). */
+const SHARED_MS = 1000;
 
-/** The recorded result of an earlier run of this request, if any. */
-async function recorded<T>(store: Store, key: IdempotencyKey): Promise<T | undefined> {
-  if (key.requestId === undefined) return undefined;
-  try {
-    return await store.transaction((tx) =>
-      idempotent<T>(store, tx, key, async () => {
-        throw new NotRecorded();
-      }),
-    );
-  } catch (err) {
-    if (err instanceof NotRecorded) return undefined;
-    throw err;
+/** Searches kept for one state of one index: the round they were made in, by query. */
+interface SharedSearches {
+  rounds: number;
+  byQuery: Map<string, { at: number; result: SearchResult }>;
+}
+const sharedSearches = new WeakMap<Snapshot, SharedSearches>();
+
+/**
+ * The search of `query` over `snapshot`, shared by the ClaimBest calls that ask the same query
+ * while the index has not changed (it counts the rounds it applied): concurrent schedulers
+ * asking for the same shape of machine search once per commit round instead of once each. The
+ * answer is the one a search would give (the index is the same), except that a query whose
+ * window starts "now" reuses a search up to SHARED_MS old; the database re-checks every claim.
+ * Weighing stays per call, on current usage.
+ */
+function sharedSearch(snapshot: Snapshot, input: ClaimBestInput): SearchResult {
+  const rounds = (snapshot as Partial<{ rounds: number }>).rounds;
+  if (typeof rounds !== "number") return findCandidates(snapshot, input.query);
+  let shared = sharedSearches.get(snapshot);
+  if (!shared || shared.rounds !== rounds) {
+    shared = { rounds, byQuery: new Map() };
+    sharedSearches.set(snapshot, shared);
   }
+  const key = JSON.stringify({ ...input.query, window: input.given });
+  const now = performance.now();
+  const kept = shared.byQuery.get(key);
+  if (kept && now - kept.at < SHARED_MS) return kept.result;
+  const result = findCandidates(snapshot, input.query);
+  shared.byQuery.delete(key);
+  shared.byQuery.set(key, { at: now, result });
+  if (shared.byQuery.size > SHARED_QUERIES) {
+    const oldest = shared.byQuery.keys().next().value;
+    if (oldest !== undefined) shared.byQuery.delete(oldest);
+  }
+  return result;
 }
 
 /** Find, weigh, claim; retries on conflicts and reports how many claims it tried. */
@@ -134,15 +160,19 @@ export async function claimBest(
     },
   };
   const key = requestKey("ClaimBest", p, sent);
-  const previous = await recorded<ClaimResult & { attempts: number }>(store, key);
-  if (previous) return previous;
+  // A retry of a recorded request answers without searching (idempotent() decides for sure).
+  const previous = await recordedResult<ClaimResult & { attempts: number }>(store.readDb, key);
+  if (previous) return previous.result;
   const project = await projectFilter(deps.projects, caller, input.project);
   const userUuid = input.user === undefined ? null : resolveUser(caller, input.user);
   const consumer = input.consumer ?? newUuid();
   let attempts = 0;
   for (let search = 0; search < MAX_SEARCHES; search++) {
     const snapshot = await deps.snapshots.snapshot();
-    const result = findCandidates(snapshot, input.query);
+    // After a conflict the index has caught up with the batch that caused it (watch.ts): a
+    // new search, never the shared one that led to the conflict.
+    const result =
+      search === 0 ? sharedSearch(snapshot, input) : findCandidates(snapshot, input.query);
     if (result.candidates.length === 0) throw noCandidates(result.explanation);
     const ordered = weigh(snapshot, result.candidates, input.query, input.weigher, input.topK);
     for (const candidate of ordered.slice(0, CANDIDATES_PER_SEARCH)) {

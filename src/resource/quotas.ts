@@ -44,8 +44,12 @@ export async function checkQuota(
   now: string,
 ): Promise<void> {
   if (adding.size === 0) return;
+  const limited = (rows: repo.QuotaRow[]) => rows.filter((q) => adding.has(q.resource_class));
+  // Most projects have no limit on what a claim asks: one read, nothing to lock. Otherwise
+  // lock the rows, then read them again (a limit may have changed while we waited).
+  if (limited(await repo.quotasOf(tx, projectUuid)).length === 0) return;
   await repo.lockQuotas(tx, projectUuid, [...adding.keys()]);
-  const limits = (await repo.quotasOf(tx, projectUuid)).filter((q) => adding.has(q.resource_class));
+  const limits = limited(await repo.quotasOf(tx, projectUuid));
   if (limits.length === 0) return;
   const used = await repo.projectUsage(tx, { projectUuid, now });
   for (const q of limits) {

@@ -76,6 +76,9 @@ export function notifyingStore(
   store: Store,
   committed: (changes: ReadonlyMap<string, repo.ChangeKind>) => Promise<void>,
 ): Store {
+  // Group-committed transactions share one database transaction: its changes are handed on
+  // once, and every transaction of the batch waits for that one call.
+  const handedOn = new WeakMap<Tx, Promise<void>>();
   return {
     dialect: store.dialect,
     db: store.db,
@@ -84,13 +87,31 @@ export function notifyingStore(
     serialCommits: store.serialCommits,
     async transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
       let last: Tx | undefined;
-      const result = await store.transaction((tx) => {
-        last = tx;
-        return fn(tx);
-      });
+      let outcome: { ok: true; value: T } | { ok: false; err: unknown };
+      try {
+        outcome = {
+          ok: true,
+          value: await store.transaction((tx) => {
+            last = tx;
+            return fn(tx);
+          }),
+        };
+      } catch (err) {
+        // A transaction that failed inside a committed batch waits for the batch's changes
+        // too: a caller that retries (ClaimBest after a conflict) then searches a current index.
+        outcome = { ok: false, err };
+      }
       const changes = last && repo.appendedIn(last);
-      if (changes) await committed(changes);
-      return result;
+      if (last && changes) {
+        let done = handedOn.get(last);
+        if (!done) {
+          done = committed(changes);
+          handedOn.set(last, done);
+        }
+        await done;
+      }
+      if (!outcome.ok) throw outcome.err;
+      return outcome.value;
     },
     isUniqueViolation: (err) => store.isUniqueViolation(err),
     isRetryable: (err) => store.isRetryable(err),

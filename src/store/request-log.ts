@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 import type { Kysely } from "kysely";
 import { MulliganError } from "../platform/errors.js";
 import { nowIso } from "../platform/ids.js";
+import type { Database } from "./database.js";
 import { RetryTransaction, type Store, type Tx } from "./store.js";
 
 export interface RequestLogTable {
@@ -82,47 +83,33 @@ export function idempotencyKey(
  * first result either way. The result must survive JSON (use ISO strings for times).
  */
 export async function idempotent<T>(
-  store: Store,
+  // Unused since the id is claimed with ON CONFLICT DO NOTHING; kept so 38 callers stay as they are.
+  _store: Store,
   tx: Tx,
   key: IdempotencyKey,
   run: () => Promise<T>,
 ): Promise<T> {
   if (key.requestId === undefined) return run();
-  const hash = createHash("sha256")
-    .update(`${key.method}\n${canonicalJson(key.input)}`)
-    .digest("hex");
-  const found = await tx
-    .selectFrom(key.table)
-    .select(["request_hash", "response", "method"])
-    .where("request_id", "=", key.requestId)
-    .where("account_uuid", "=", key.accountUuid)
+  const hash = requestHash(key);
+  // Claim the id first (one statement on the usual path): a concurrent twin blocks here
+  // (PostgreSQL) until this one commits, then inserts nothing and answers from the record.
+  const claimed = await tx
+    .insertInto(key.table)
+    .values({
+      request_id: key.requestId,
+      account_uuid: key.accountUuid,
+      method: key.method,
+      request_hash: hash,
+      response: "null",
+      created_at: nowIso(),
+    })
+    .onConflict((oc) => oc.columns(["request_id", "account_uuid"]).doNothing())
     .executeTakeFirst();
-  if (found) {
-    if (found.request_hash !== hash)
-      throw MulliganError.invalid(
-        "request_id",
-        "REQUEST_ID_REUSED",
-        `was already used for a different ${found.method} request`,
-      );
-    return JSON.parse(found.response) as T;
-  }
-  // Claim the id first: a concurrent twin blocks here (Postgres) until this one commits, then
-  // fails the unique check, is retried, and answers from the record above.
-  try {
-    await tx
-      .insertInto(key.table)
-      .values({
-        request_id: key.requestId,
-        account_uuid: key.accountUuid,
-        method: key.method,
-        request_hash: hash,
-        response: "null",
-        created_at: nowIso(),
-      })
-      .execute();
-  } catch (err) {
-    if (store.isUniqueViolation(err)) throw new RetryTransaction("request_id raced");
-    throw err;
+  if (Number(claimed.numInsertedOrUpdatedRows ?? 0) === 0) {
+    const found = await recordedResult<T>(tx, key);
+    // Gone again (the twin rolled back after blocking us): run from the start.
+    if (!found) throw new RetryTransaction("request_id raced");
+    return found.result;
   }
   const result = await run();
   await tx
@@ -132,6 +119,38 @@ export async function idempotent<T>(
     .where("account_uuid", "=", key.accountUuid)
     .execute();
   return result;
+}
+
+/**
+ * The recorded result of a request, if it ran (REQUEST_ID_REUSED if the id ran a different
+ * request). Outside a transaction it is a cheap pre-check on committed data (a caller can skip
+ * its work on a retry); `idempotent` still decides inside the transaction.
+ */
+export async function recordedResult<T>(
+  db: Kysely<Database>,
+  key: IdempotencyKey,
+): Promise<{ result: T } | undefined> {
+  if (key.requestId === undefined) return undefined;
+  const found = await db
+    .selectFrom(key.table)
+    .select(["request_hash", "response", "method"])
+    .where("request_id", "=", key.requestId)
+    .where("account_uuid", "=", key.accountUuid)
+    .executeTakeFirst();
+  if (!found) return undefined;
+  if (found.request_hash !== requestHash(key))
+    throw MulliganError.invalid(
+      "request_id",
+      "REQUEST_ID_REUSED",
+      `was already used for a different ${found.method} request`,
+    );
+  return { result: JSON.parse(found.response) as T };
+}
+
+function requestHash(key: IdempotencyKey): string {
+  return createHash("sha256")
+    .update(`${key.method}\n${canonicalJson(key.input)}`)
+    .digest("hex");
 }
 
 /** Deletes log records older than the retention. */

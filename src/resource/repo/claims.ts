@@ -4,7 +4,7 @@
  * take a Kysely handle, so they run on the store or inside a caller's transaction.
  */
 
-import type { Kysely } from "kysely";
+import { type ExpressionBuilder, type Kysely, sql } from "kysely";
 import type { PageKey } from "../../platform/paging.js";
 import type { Database } from "../../store/database.js";
 import { afterKey } from "../../store/keyset.js";
@@ -143,6 +143,52 @@ export async function allocationsOverlapping(
   return q.execute();
 }
 
+/**
+ * What a capacity check needs of these providers' allocations of `classes` overlapping
+ * `window`, in few rows: one summed row per (provider, class) for the allocations covering the
+ * whole window (they count at every instant of it, as one allocation from the window start
+ * would), and the others (starting or ending inside the window) row by row.
+ */
+export async function usageOverlapping(
+  db: Db,
+  providers: readonly string[],
+  classes: readonly string[],
+  window: Window,
+): Promise<Omit<AllocationRow, "consumer_uuid">[]> {
+  if (providers.length === 0 || classes.length === 0) return [];
+  const overlapping = db
+    .selectFrom("resource_allocations")
+    .where("provider_uuid", "in", providers)
+    .where("resource_class", "in", classes)
+    .where((eb) => eb.or([eb("window_end", "=", ""), eb("window_end", ">", window.start)]))
+    .$if(window.end !== null, (q) => q.where("window_start", "<", window.end as string));
+  const end = window.end;
+  const covers = (eb: ExpressionBuilder<Database, "resource_allocations">) =>
+    eb.and([
+      eb("window_start", "<=", window.start),
+      end === null
+        ? eb("window_end", "=", "")
+        : eb.or([eb("window_end", "=", ""), eb("window_end", ">=", end)]),
+    ]);
+  const rows = await overlapping
+    .where(covers)
+    .select((eb) => [
+      "provider_uuid",
+      "resource_class",
+      eb.fn.sum<number | string>("amount").as("amount"),
+      sql<string>`cast(${window.start} as text)`.as("window_start"),
+      sql<string>`cast('' as text)`.as("window_end"),
+    ])
+    .groupBy(["provider_uuid", "resource_class"])
+    .unionAll(
+      overlapping
+        .where((eb) => eb.not(covers(eb)))
+        .select(["provider_uuid", "resource_class", "amount", "window_start", "window_end"]),
+    )
+    .execute();
+  return rows.map((r) => ({ ...r, amount: Number(r.amount) }));
+}
+
 export async function getConsumer(db: Db, uuid: string): Promise<ConsumerRow | undefined> {
   return db
     .selectFrom("resource_consumers")
@@ -180,6 +226,16 @@ export async function insertConsumer(tx: Db, row: ConsumerRow): Promise<void> {
   await tx.insertInto("resource_consumers").values(row).execute();
 }
 
+/** Inserts a consumer unless one with its UUID exists; false if one did (nothing written). */
+export async function insertConsumerIfNew(tx: Db, row: ConsumerRow): Promise<boolean> {
+  const res = await tx
+    .insertInto("resource_consumers")
+    .values(row)
+    .onConflict((oc) => oc.column("uuid").doNothing())
+    .executeTakeFirst();
+  return Number(res.numInsertedOrUpdatedRows ?? 0) === 1;
+}
+
 /** Compare-and-swap on the consumer generation; false if it moved on. */
 export async function updateConsumer(
   tx: Db,
@@ -210,6 +266,11 @@ export async function deleteConsumer(tx: Db, uuid: string, expected: number): Pr
 /** Replaces a consumer's allocation rows. */
 export async function replaceAllocations(tx: Db, consumer: string, rows: AllocationRow[]) {
   await tx.deleteFrom("resource_allocations").where("consumer_uuid", "=", consumer).execute();
+  await insertAllocations(tx, rows);
+}
+
+/** Adds allocation rows (a consumer's whose old rows are gone or never were). */
+export async function insertAllocations(tx: Db, rows: AllocationRow[]) {
   if (rows.length > 0) await tx.insertInto("resource_allocations").values(rows).execute();
 }
 
