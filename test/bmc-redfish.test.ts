@@ -6,7 +6,10 @@
  * at a time.
  */
 import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
@@ -17,6 +20,9 @@ import { createBmcDriver } from "../src/executor/drivers/bmc-factory.js";
 import { QmpClient } from "../src/executor/drivers/qemu/qmp-client.js";
 import { RedfishDriver } from "../src/executor/drivers/redfish/redfish-driver.js";
 import { type SimNode, startSimNode } from "../src/sim/fleet.js";
+import { redfishEmulator } from "../src/sim/redfish-emulator.js";
+import { SimMachine } from "../src/sim/sim-machine.js";
+import { simFiles } from "../src/sim/sim-qemu.js";
 import { qmpStatus, requireTools, startBootServer, waitFor, watchArgv } from "./bmc-helpers.js";
 
 const PASSWORD = "Redfish-T3st-Secret";
@@ -136,6 +142,36 @@ test("verify opens a session that close deletes; a new node reads powered off", 
     (await raw("GET", "/redfish/v1/SessionService/Sessions")).body["Members@odata.count"],
     0,
   );
+});
+
+test("a BMC without a session service is driven with basic auth", async () => {
+  const server = http.createServer(
+    redfishEmulator({
+      system: { id: "basic", name: "basic", uuid: randomUUID(), vcpus: 1, memoryMb: 256, macs: [] },
+      machine: new SimMachine(simFiles(node.dir)),
+      username: "admin",
+      password: PASSWORD,
+      mediaPath: join(node.dir, "unused.iso"),
+      sessions: false,
+    }),
+  );
+  await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
+  try {
+    const { port } = server.address() as AddressInfo;
+    const endpoint = { ...node.bmcEndpoint, port };
+    const bmc = createBmcDriver(endpoint, FAST);
+    assert.equal(await bmc.powerState(), "off");
+    await bmc.close();
+    const wrong = createBmcDriver({ ...endpoint, password: "wrong-password" }, FAST);
+    await assert.rejects(wrong.verify(), (error: unknown) => {
+      assert.ok(error instanceof BmcError);
+      assert.equal(error.reason, "AUTH_FAILED");
+      return true;
+    });
+  } finally {
+    server.closeAllConnections();
+    server.close();
+  }
 });
 
 test("a wrong password is AUTH_FAILED with a clear message", async () => {

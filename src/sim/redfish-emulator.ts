@@ -33,6 +33,8 @@ export interface RedfishEmulatorOptions {
   mediaPath: string;
   /** Idle seconds before a session expires. */
   sessionTimeoutS?: number;
+  /** False emulates a BMC without a session service (basic auth only, like some old ones). */
+  sessions?: boolean;
 }
 
 /** A failure answered with a Redfish error body. */
@@ -111,7 +113,14 @@ export function redfishEmulator(opts: RedfishEmulatorOptions): RequestListener {
     }
     if (path === "/redfish") return ok({ v1: "/redfish/v1/" });
     if (path === "/redfish/v1") return ok(R.serviceRoot(opts.system));
-    if (path === R.SESSIONS && method === "POST") return login(body);
+    if (path === R.SESSIONS && method === "POST") {
+      if (opts.sessions === false) {
+        throw new HttpError(405, "OperationNotAllowed", "This BMC has no session service", {
+          Allow: "GET",
+        });
+      }
+      return login(body);
+    }
     authenticate(req);
     switch (path) {
       case "/redfish/v1/Systems":

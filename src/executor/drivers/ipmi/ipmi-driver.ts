@@ -2,8 +2,9 @@
  * The `ipmi` BmcDriver: ipmitool over lanplus (see ipmitool.ts for how the password travels).
  * Every command to one BMC waits for the previous one (a queue per address:port), transient
  * failures are retried with backoff, and every power change is confirmed by polling
- * `chassis power status` until it reads the target. A soft power-off (ACPI request) that the
- * OS ignores turns into a hard power-off after `softOffTimeoutMs`.
+ * `chassis power status` until it reads the target, every boot device by reading boot
+ * parameter 5 back. A soft power-off (ACPI request) that the OS ignores turns into a hard
+ * power-off after `softOffTimeoutMs`.
  */
 
 import {
@@ -25,6 +26,13 @@ import {
   type PowerState,
 } from "../bmc-driver.js";
 import { runIpmitool } from "./ipmitool.js";
+
+/** How `chassis bootparam get 5` names each boot device (the read-back of setBootDevice). */
+const BOOT_SELECTORS: Record<BootDevice, RegExp> = {
+  pxe: /PXE/i,
+  disk: /Hard-Drive/i,
+  cdrom: /CD|DVD/i,
+};
 
 /** Options of the ipmi driver: the shared ones plus where ipmitool lives. */
 export interface IpmiDriverOptions extends BmcDriverOptions {
@@ -84,13 +92,22 @@ export class IpmiDriver implements BmcDriver {
   async setBootDevice(device: BootDevice, persistent: boolean, signal?: AbortSignal) {
     const command = ["chassis", "bootdev", device];
     if (persistent) command.push("options=persistent");
+    let selector: string | undefined;
     try {
       await this.call(command, signal);
+      const { stdout } = await this.call(["chassis", "bootparam", "get", "5"], signal);
+      selector = /Boot Device Selector\s*:\s*(.+)/.exec(stdout)?.[1]?.trim();
     } catch (error) {
       if (error instanceof BmcError && error.reason === "BMC_PROTOCOL_ERROR") {
         throw new BmcError("BOOT_DEVICE_NOT_SET", error.message);
       }
       throw error;
+    }
+    if (!selector || !BOOT_SELECTORS[device].test(selector)) {
+      throw new BmcError(
+        "BOOT_DEVICE_NOT_SET",
+        `asked for ${device}, the BMC reports boot device "${selector ?? "(none)"}"`,
+      );
     }
   }
 
