@@ -15,6 +15,7 @@ import { groupCommand } from "./commands/group.js";
 import { imageCommand } from "./commands/image.js";
 import { inventoryCommand } from "./commands/inventory.js";
 import { machineCommand } from "./commands/machine.js";
+import { nodeCommand } from "./commands/node.js";
 import { objectCommand } from "./commands/object.js";
 import { projectCommand } from "./commands/project.js";
 import { propertyCommand } from "./commands/property.js";
@@ -65,6 +66,7 @@ export function createProgram(): Command {
     ...claimCommands(),
     ...usageCommands(),
     machineCommand(),
+    nodeCommand(),
     imageCommand(),
     configureCommand(),
   ])

@@ -19,6 +19,7 @@ import {
   ImageService,
   MachineService,
 } from "../gen/mulligan/control/v1/control_pb.js";
+import { NodeService } from "../gen/mulligan/control/v1/node_pb.js";
 import { IdentityService } from "../gen/mulligan/iam/v1/iam_pb.js";
 import { MetadataService } from "../gen/mulligan/meta/v1/meta_pb.js";
 import { ResourceService } from "../gen/mulligan/resource/v1/resource_pb.js";
@@ -44,6 +45,8 @@ export class MulliganClient {
   readonly images: Client<typeof ImageService>;
   /** ExecutorService: the executors' link (leases and reports). */
   readonly executor: Client<typeof ExecutorService>;
+  /** NodeService: bare-metal nodes (enroll, inspect, clean, maintenance). */
+  readonly nodes: Client<typeof NodeService>;
 
   private constructor(
     private readonly options: ResolvedOptions,
@@ -57,6 +60,7 @@ export class MulliganClient {
     this.machines = this.service(MachineService);
     this.images = this.service(ImageService);
     this.executor = this.service(ExecutorService);
+    this.nodes = this.service(NodeService);
   }
 
   /** Fetches the catalog from `options.server` and returns a client routed by it. */

@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 import { create } from "@bufbuild/protobuf";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { Command } from "commander";
+import { Command, Option } from "commander";
 import type { MulliganClient } from "../../client/client.js";
 import {
   GetConsoleLogResponseSchema,
@@ -213,10 +213,24 @@ interface CreateOptions {
   userDataFile?: string;
   requestId?: string;
   watch?: boolean;
+  kind: "vm" | "baremetal";
+  flavor?: string;
+}
+
+/** A bare-metal machine's group: one whole node of the flavor, with the required capabilities. */
+function nodeGroupOf(o: CreateOptions) {
+  const flavor = (o.flavor ?? "").trim().toUpperCase();
+  if (!/^[A-Z0-9_]{1,40}$/.test(flavor))
+    throw new UsageError("--kind baremetal needs --flavor NAME (the node's CUSTOM_BAREMETAL_NAME)");
+  return create(RequestGroupSchema, {
+    resources: { [`CUSTOM_BAREMETAL_${flavor}`]: 1n },
+    required: (o.require ?? []).flatMap((t) => capabilitiesOf(t, "--require")),
+  });
 }
 
 /** The flags' one unnamed request group. */
 function groupOf(o: CreateOptions) {
+  if (o.kind === "baremetal") return nodeGroupOf(o);
   const resources: Record<string, bigint> = {
     VCPU: atLeast(o.vcpus, "--vcpus", 1),
     MEMORY_MB: atLeast(o.memory, "--memory", 1),
@@ -240,7 +254,7 @@ function groupOf(o: CreateOptions) {
 /** The `machine` command group. */
 export function machineCommand(): Command {
   const machine = new Command("machine").description(
-    "provision, watch and decommission machines (virtual machines for now)",
+    "provision, watch and decommission machines (virtual machines and bare-metal nodes)",
   );
 
   withRequestId(
@@ -248,6 +262,12 @@ export function machineCommand(): Command {
       .command("create <name>")
       .description("provision a machine; it is recorded PENDING and built in the background")
       .requiredOption("--image <image>", "image to boot (name or UUID)")
+      .addOption(
+        new Option("--kind <kind>", "a virtual machine or a whole bare-metal node")
+          .choices(["vm", "baremetal"])
+          .default("vm"),
+      )
+      .option("--flavor <name>", "baremetal: the node flavor (CUSTOM_BAREMETAL_<NAME>)")
       .option("--vcpus <n>", "virtual CPUs", "1")
       .option("--memory <mb>", "memory in MB", "256")
       .option("--disk <gb>", "root disk in GB (0: none)", "1")
@@ -268,7 +288,7 @@ export function machineCommand(): Command {
         name,
         project: o.project ?? "",
         region: o.region ?? "",
-        kind: MachineKind.VM,
+        kind: o.kind === "baremetal" ? MachineKind.BAREMETAL : MachineKind.VM,
         groups: [groupOf(o)],
         image: o.image,
         sshKeys: sshKeysOf(o.sshKeyFile ?? []),
