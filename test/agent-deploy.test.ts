@@ -32,6 +32,7 @@ let dir: string;
 let server: BootServer;
 let guest: ChildProcess | undefined;
 const logLines: string[] = [];
+let failed = true;
 
 /** Fails with the apt-get line when a tool of this test is missing. */
 function requireTools(): void {
@@ -65,7 +66,7 @@ function startGuest(boot: "n" | "c", serialLog: string, diskPath: string): Child
   const args = [
     ...["-machine", "pc,accel=tcg", "-smp", String(CPUS), "-m", String(MEMORY_MB)],
     ...["-display", "none", "-monitor", "none", "-serial", `file:${serialLog}`, "-no-reboot"],
-    ...["-drive", `file=${diskPath},format=raw,if=virtio`],
+    ...["-drive", `file=${diskPath},format=raw,if=virtio,discard=unmap`],
     ...["-netdev", `user,id=n0,bootfile=${server.publicUrl}/boot/boot.ipxe`],
     // Debian's iPXE ROM matches the modern virtio-net id (1af4:1041) only: no legacy mode.
     ...["-device", `virtio-net-pci,netdev=n0,mac=${MAC},disable-legacy=on,romfile=${IPXE_ROM}`],
@@ -132,6 +133,12 @@ before(async () => {
 
 after(async () => {
   await stopGuest();
+  // A failure's story is on the guest's console: show its end before the files go.
+  for (const name of ["agent-console.log", "os-console.log"]) {
+    const path = dir ? join(dir, name) : "";
+    if (failed && path && existsSync(path))
+      process.stderr.write(`--- ${name}\n${readFileSync(path, "utf8").slice(-3000)}\n`);
+  }
   await server?.close();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
@@ -149,6 +156,7 @@ test("netboot the agent, inspect, erase, deploy with sha256 verified on disk, bo
   // Old data at both ends, which erase must remove.
   const f = await open(diskPath, "r+");
   await f.write(randomBytes(1 << 20), 0, 1 << 20, 0);
+  await f.write(randomBytes(1 << 20), 0, 1 << 20, DISK_BYTES / 2);
   await f.write(randomBytes(1 << 20), 0, 1 << 20, DISK_BYTES - (1 << 20));
   await f.close();
 
@@ -199,6 +207,7 @@ test("netboot the agent, inspect, erase, deploy with sha256 verified on disk, bo
     (await readBytes(diskPath, DISK_BYTES - (1 << 20), 1 << 20)).equals(zeros),
     "last MiB not erased",
   );
+  assert.ok((await readBytes(diskPath, DISK_BYTES / 2, 1 << 20)).equals(zeros), "not discarded");
   assert.deepEqual(progress, ["erasing vda"]);
 
   const url = server.publishImage(join(imageDir, meta.disk), meta.sha256);
@@ -236,6 +245,7 @@ test("netboot the agent, inspect, erase, deploy with sha256 verified on disk, bo
   // The token never reaches the executor's logs nor the node's serial console.
   assert.ok(!logLines.join("").includes(token), "token in the boot server's log");
   assert.ok(!readFileSync(serial, "utf8").includes(token), "token on the agent's console");
+  failed = false;
   process.stderr.write(
     `agent-deploy timings: boot to hello ${bootToHelloMs} ms, erase ${DISK_BYTES >> 20} MiB ${eraseMs} ms, ` +
       `deploy ${meta.size_bytes >> 20} MiB ${deployMs} ms, disk boot to marker ${diskBootMs} ms\n`,

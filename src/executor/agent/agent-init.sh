@@ -4,8 +4,8 @@
 # the kernel command line, says hello to the executor's boot server and then runs the commands
 # it is given (protocol: src/executor/boot/agent-protocol.ts):
 #   inspect   cpus, memory_mb (SMBIOS memory devices, else MemTotal), disks, nics → "inventory"
-#   erase     zero every byte of each named disk, then check its first and last MiB read back
-#             as zeros (page cache dropped) → "done"
+#   erase     discard each named disk (when it supports discard) and zero its first and last
+#             64 MiB, then check both ends read back as zeros (page cache dropped) → "done"
 #   deploy    wget the RAW image | dd to the disk, then read back exactly size_bytes from the
 #             disk (page cache dropped) and compare their SHA-256 → "done" or
 #             "failed" IMAGE_CHECKSUM_MISMATCH
@@ -19,7 +19,7 @@ exec </dev/console >/dev/console 2>&1
 set -o pipefail
 VERSION=1
 
-log() { echo "mulligan-agent: $*"; }
+log() { echo "mulligan-agent: $*" >&2; }
 
 for m in $(cat /lib/modules/load-order); do
   insmod "/lib/modules/$m" || log "insmod $m failed"
@@ -117,13 +117,25 @@ inventory() {
 
 drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
 
-# Zeroes disk $1 entirely; prints a failure message and fails if it does not read back zeroed.
+# Erases disk $1: discards every block when the device supports it, zeroes the first and last
+# 64 MiB (partition tables, GPT backup, RAID/LVM/filesystem signatures; the whole disk when it
+# is smaller than 128 MiB), then checks both ends read back as zeros with the page cache
+# dropped. Prints a failure message and fails otherwise.
 erase_disk() {
-  local dev="/dev/$1" size mib zero first last
+  local dev="/dev/$1" size mib span=64 zero first last
   [ -b "$dev" ] || { echo "no disk $1"; return 1; }
   size=$(size_of "$1")
   mib=$((size / 1048576))
-  dd if=/dev/zero of="$dev" bs=1M count="$mib" conv=fsync 2>/dev/null || { echo "writing zeros to $1 failed"; return 1; }
+  if [ "$(cat "/sys/block/$1/queue/discard_max_bytes" 2>/dev/null || echo 0)" -gt 0 ]; then
+    blkdiscard "$dev" || { echo "discarding $1 failed"; return 1; }
+  fi
+  if [ "$mib" -le $((2 * span)) ]; then
+    dd if=/dev/zero of="$dev" bs=1M count="$mib" conv=fsync 2>/dev/null || { echo "zeroing $1 failed"; return 1; }
+  else
+    dd if=/dev/zero of="$dev" bs=1M count="$span" conv=fsync 2>/dev/null &&
+      dd if=/dev/zero of="$dev" bs=1M seek=$((mib - span)) count="$span" conv=fsync 2>/dev/null ||
+      { echo "zeroing $1 failed"; return 1; }
+  fi
   if [ $((size % 1048576)) -ne 0 ]; then
     dd if=/dev/zero of="$dev" bs=512 seek=$((mib * 2048)) count=$(((size % 1048576) / 512)) conv=fsync 2>/dev/null
   fi

@@ -11,7 +11,7 @@
  *   inventory  {id, cpus, memory_mb, disks, nics, arch}   result of "inspect"
  *   done       {id, command, ...}               result of erase / deploy / poweroff
  *   failed     {id, step, reason, message}      a command failed
- *   progress   {id, message}                    liveness during a long command; answer: 204
+ *   progress   {id, message}                    liveness during a long command; answer: {}
  * Every answer that is a command is a flat JSON object with `command` and `id`; "wait" means
  * "poll again". A result whose id is not the outstanding command's is acknowledged and dropped,
  * so an agent retrying a POST never applies a result twice.
@@ -20,7 +20,10 @@
 /** A command the executor can give an agent (the agent's id is added by the session). */
 export type AgentCommand =
   | { command: "inspect" }
-  /** Zero every byte of each disk (device names as in /sys/block, e.g. "vda"). */
+  /**
+   * Erase each disk (device names as in /sys/block, e.g. "vda"): discard every block where
+   * supported, zero the first and last 64 MiB, verify both ends read back as zeros.
+   */
   | { command: "erase"; disks: string[] }
   /**
    * Write a RAW image to `disk`: download `image_url`, dd it to /dev/<disk>, then read back

@@ -69,7 +69,10 @@ export class AgentSession {
     return inventory;
   }
 
-  /** Zeroes the named disks. */
+  /**
+   * Erases the named disks: every block discarded where the device supports it, the first
+   * and last 64 MiB zeroed (all of a disk under 128 MiB), both ends verified as zeros.
+   */
   async erase(disks: string[], timeoutMs: number, signal?: AbortSignal): Promise<AgentEraseResult> {
     const body = await this.run({ command: "erase", disks }, timeoutMs, signal);
     return { disks: strings(body.disks), seconds: num(body.seconds) };
@@ -171,7 +174,7 @@ export class AgentSession {
       case "progress":
         if (this.current && body.id === this.current.id && typeof body.message === "string")
           this.onProgress(body.message);
-        return { status: 204 };
+        return { status: 200, body: {} };
       case "inventory":
       case "done":
       case "failed":
