@@ -217,7 +217,8 @@ export async function decommission(
     }),
   );
   const m = await mustGet(deps, uuid);
-  // DELETED without a host: release outside the transaction (idempotent; retried by the sweep).
+  // DELETED without a host: release outside the transaction (idempotent; a crash right here is
+  // undone by the start-up sweep, claim-sweep.ts).
   if (m.state === "DELETED") await deps.placement.release(m.uuid);
   if (m.kind === "BAREMETAL" && m.hostUuid !== "") await syncProvider(deps, m.hostUuid);
   deps.changed.notify();

@@ -519,3 +519,21 @@ export async function hostOwner(db: Db, hostUuid: string): Promise<string | unde
     .executeTakeFirst();
   return r?.account_uuid;
 }
+
+/** Machines that ended (DELETED, or ERROR without a host) since `since`, newest first. */
+export async function endedSince(db: Db, since: string, limit: number): Promise<string[]> {
+  const rows = await db
+    .selectFrom("control_machines")
+    .select("uuid")
+    .where("updated_at", ">=", since)
+    .where((eb) =>
+      eb.or([
+        eb("state", "=", "DELETED"),
+        eb.and([eb("state", "=", "ERROR"), eb("host_uuid", "=", "")]),
+      ]),
+    )
+    .orderBy("updated_at", "desc")
+    .limit(limit)
+    .execute();
+  return rows.map((r) => r.uuid);
+}

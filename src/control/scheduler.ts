@@ -8,6 +8,7 @@
  */
 import { MulliganError } from "../platform/errors.js";
 import { newUuid, nowIso } from "../platform/ids.js";
+import { SWEEP_WINDOW_MS, sweepEndedClaims } from "./claim-sweep.js";
 import type { ControlDeps } from "./deps.js";
 import type { GuestPayload, HeldAllocation, Machine } from "./model.js";
 import { deployNode } from "./node-deploy.js";
@@ -41,6 +42,12 @@ export class Scheduler {
   }
 
   private async run(): Promise<void> {
+    try {
+      const since = new Date(Date.now() - SWEEP_WINDOW_MS).toISOString();
+      await sweepEndedClaims(this.deps, since);
+    } catch (err) {
+      this.deps.logger.error({ err }, "sweeping left-behind claims failed");
+    }
     while (!this.stop.signal.aborted) {
       const woken = this.deps.changed.wait(IDLE_MS, this.stop.signal);
       try {
