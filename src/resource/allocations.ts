@@ -188,14 +188,14 @@ async function writeNewConsumer(
 ): Promise<ClaimResult> {
   const now = nowIso();
   const touched = [...w.allocations.keys()];
-  await bumpGenerations(tx, touched, now);
+  const names = await repo.lockProviders(tx, touched, now);
   const row = consumerRow(principal, w, undefined, now);
   if (!(await repo.insertConsumerIfNew(tx, row))) {
     const existing = await repo.getConsumer(tx, w.consumer);
     if (existing) visibleConsumer(principal, existing, w.consumer);
     throw consumerConflict(w.consumer, null, existing?.generation ?? 1);
   }
-  return writeAllocations(store, tx, w, row, touched, now);
+  return writeAllocations(store, tx, w, row, touched, now, names);
 }
 
 /** The consumer row a claim writes (project and user from the request, else kept, else the caller's). */
@@ -236,6 +236,7 @@ async function writeAllocations(
   row: repo.ConsumerRow,
   touched: readonly string[],
   now: string,
+  names?: ReadonlyMap<string, string>,
 ): Promise<ClaimResult> {
   await checkCapacity(tx, w);
   const adding = new Map<string, number>();
@@ -259,7 +260,7 @@ async function writeAllocations(
   await appendChanges(store, tx, touched, "usage", now);
   return {
     consumer: consumerRecord(row),
-    allocations: await allocationViews(tx, rows),
+    allocations: await allocationViews(tx, rows, names),
   };
 }
 

@@ -129,13 +129,13 @@ export async function getAllocations(
 export async function allocationViews(
   db: Kysely<Database>,
   rows: readonly repo.AllocationRow[],
+  known?: ReadonlyMap<string, string>,
 ): Promise<AllocationView[]> {
-  const names = new Map(
-    (await repo.providersByUuid(db, [...new Set(rows.map((r) => r.provider_uuid))])).map((p) => [
-      p.uuid,
-      p.name,
-    ]),
-  );
+  const uuids = [...new Set(rows.map((r) => r.provider_uuid))];
+  const names =
+    known && uuids.every((u) => known.has(u))
+      ? known
+      : new Map((await repo.providersByUuid(db, uuids)).map((p) => [p.uuid, p.name]));
   const views = new Map<string, AllocationView>();
   for (const r of rows) {
     let v = views.get(r.provider_uuid);

@@ -117,6 +117,29 @@ export async function lockQuotas(tx: Db, projectUuid: string, classes: readonly 
       .execute();
 }
 
+/**
+ * Locks providers for a claim as bumpGenerations does (generation + 1, one row at a time in UUID
+ * order, so concurrent claims queue instead of deadlocking) and returns their names, which the
+ * claim's answer needs: one statement per provider, no read after.
+ */
+export async function lockProviders(
+  tx: Db,
+  uuids: readonly string[],
+  at: string,
+): Promise<Map<string, string>> {
+  const names = new Map<string, string>();
+  for (const uuid of [...new Set(uuids)].sort()) {
+    const row = await tx
+      .updateTable("resource_providers")
+      .set((eb) => ({ updated_at: at, generation: eb("generation", "+", 1) }))
+      .where("uuid", "=", uuid)
+      .returning("name")
+      .executeTakeFirst();
+    if (row) names.set(uuid, row.name);
+  }
+  return names;
+}
+
 /** Inventories of these providers. */
 export async function inventoriesOf(db: Db, providers: readonly string[]): Promise<InventoryRow[]> {
   if (providers.length === 0) return [];
