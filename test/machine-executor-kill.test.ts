@@ -134,12 +134,16 @@ describe("the executor is SIGKILLed mid-build and started again (real QEMU) [sql
       })
     ).machine;
     assert.ok(m);
+    let seen = "";
     const [pid] = await eventually(
-      () => "QEMU never started for the machine",
-      120_000,
-      () => {
+      () => `QEMU never started for the machine (${seen})`,
+      180_000,
+      async () => {
         const pids = qemuProcesses(m.uuid);
-        return pids.length > 0 ? pids : undefined;
+        if (pids.length > 0) return pids;
+        const now = (await machines.getMachine({ machine: m.uuid })).machine;
+        seen = `${MachineState[now?.state ?? 0]} ${now?.reason} ${now?.message}`;
+        return undefined;
       },
     );
     await killChild(executor as ChildProcess, "SIGKILL");
