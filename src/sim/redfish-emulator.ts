@@ -8,8 +8,11 @@
  * 405 with Allow, 400 with a Base registry message for bad input, 204 after an action.
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
-import { writeFile } from "node:fs/promises";
+import { createWriteStream } from "node:fs";
 import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import * as R from "./redfish-resources.js";
 import type { SimMachine } from "./sim-machine.js";
 
@@ -228,13 +231,15 @@ export function redfishEmulator(opts: RedfishEmulatorOptions): RequestListener {
       );
     }
     if (media.image) throw new HttpError(409, "ResourceInUse", "Eject the inserted media first");
-    const response = await fetch(image).catch((e: Error) => {
-      throw new HttpError(
-        400,
-        "ActionParameterValueFormatError",
-        `cannot fetch Image: ${e.message}`,
-      );
-    });
+    const response = await fetch(image, { signal: AbortSignal.timeout(120_000) }).catch(
+      (e: Error) => {
+        throw new HttpError(
+          400,
+          "ActionParameterValueFormatError",
+          `cannot fetch Image: ${e.message}`,
+        );
+      },
+    );
     if (!response.ok) {
       throw new HttpError(
         400,
@@ -242,7 +247,12 @@ export function redfishEmulator(opts: RedfishEmulatorOptions): RequestListener {
         `Image answered HTTP ${response.status}`,
       );
     }
-    await writeFile(opts.mediaPath, Buffer.from(await response.arrayBuffer()));
+    if (!response.body)
+      throw new HttpError(400, "ActionParameterValueFormatError", "Image is empty");
+    await pipeline(
+      Readable.fromWeb(response.body as WebReadableStream),
+      createWriteStream(opts.mediaPath),
+    );
     await opts.machine.insertMedia(opts.mediaPath);
     media.image = image;
     media.writeProtected = body.WriteProtected !== false;

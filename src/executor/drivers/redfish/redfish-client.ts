@@ -50,16 +50,17 @@ export class RedfishClient {
     return check(method, path, response);
   }
 
-  /** Deletes the session, if one is open. */
+  /** Deletes the session, if one is open, and closes the kept-alive connections. */
   async logout(): Promise<void> {
     const uri = this.sessionUri;
-    if (this.authMode !== "session" || !uri) return;
-    this.sessionUri = undefined;
-    try {
-      await this.send("DELETE", uri, undefined, this.authHeaders());
-    } catch {
-      // an unreachable BMC expires the session by itself
+    if (this.authMode === "session" && uri) {
+      try {
+        await this.send("DELETE", uri, undefined, this.authHeaders());
+      } catch {
+        // an unreachable BMC expires the session by itself
+      }
     }
+    this.sessionUri = undefined;
     this.token = undefined;
     this.authMode = "unknown";
     this.agent.destroy();
