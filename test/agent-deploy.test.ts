@@ -3,7 +3,8 @@
  * QEMU's iPXE ROM from the boot server (user networking's HTTP bootfile → /boot/boot.ipxe →
  * the per-MAC script → the deploy agent built by scripts/build-deploy-agent.sh); the test
  * drives inspect, erase and deploy of the disk-bootable test OS (scripts/build-deploy-image.sh)
- * through AgentSession, then boots the node from its disk and sees the deployed OS's marker.
+ * through AgentSession, then boots the node from its disk — directly, and through iPXE with the
+ * node's "local" plan — and sees the deployed OS's marker each time.
  * Missing tools fail the test with the Debian packages to install.
  */
 import assert from "node:assert/strict";
@@ -134,7 +135,7 @@ before(async () => {
 after(async () => {
   await stopGuest();
   // A failure's story is on the guest's console: show its end before the files go.
-  for (const name of ["agent-console.log", "os-console.log"]) {
+  for (const name of ["agent-console.log", "os-console.log", "local-console.log"]) {
     const path = dir ? join(dir, name) : "";
     if (failed && path && existsSync(path))
       process.stderr.write(`--- ${name}\n${readFileSync(path, "utf8").slice(-3000)}\n`);
@@ -240,6 +241,12 @@ test("netboot the agent, inspect, erase, deploy with sha256 verified on disk, bo
   guest = startGuest("c", osSerial, diskPath);
   await waitForText(osSerial, meta.boot_marker, 180_000);
   const diskBootMs = Date.now() - osStart;
+  await stopGuest();
+
+  // A node whose BMC still boots from the network: its "local" plan hands over to the disk.
+  const localSerial = join(dir, "local-console.log");
+  guest = startGuest("n", localSerial, diskPath);
+  await waitForText(localSerial, meta.boot_marker, 180_000);
   await stopGuest();
 
   // The token never reaches the executor's logs nor the node's serial console.
