@@ -9,10 +9,19 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { createWriteStream } from "node:fs";
-import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
+import type { IncomingMessage, RequestListener } from "node:http";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
+import {
+  type Answer,
+  HttpError,
+  type Json,
+  notInList,
+  ok,
+  readJson,
+  send,
+} from "./redfish-http.js";
 import * as R from "./redfish-resources.js";
 import type { SimMachine } from "./sim-machine.js";
 
@@ -38,18 +47,6 @@ export interface RedfishEmulatorOptions {
   sessionTimeoutS?: number;
   /** False emulates a BMC without a session service (basic auth only, like some old ones). */
   sessions?: boolean;
-}
-
-/** A failure answered with a Redfish error body. */
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly messageId: string,
-    message: string,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(message);
-  }
 }
 
 /** The request handler of one emulated BMC (for http.createServer or https.createServer). */
@@ -275,52 +272,4 @@ export function redfishEmulator(opts: RedfishEmulatorOptions): RequestListener {
         },
       );
   };
-}
-
-type Json = Record<string, unknown>;
-
-/** What a route answers: a status, maybe a body, maybe headers. */
-interface Answer {
-  status: number;
-  body?: object;
-  headers?: Record<string, string>;
-}
-
-function ok(body: object): Answer {
-  return { status: 200, body };
-}
-
-function notInList(key: string, value: unknown) {
-  return new HttpError(
-    400,
-    "PropertyValueNotInList",
-    `${String(value)} is not an allowed value of ${key}`,
-  );
-}
-
-async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
-  let text = "";
-  for await (const chunk of req) text += chunk;
-  if (text.trim() === "") return {};
-  try {
-    const value = JSON.parse(text);
-    if (value && typeof value === "object" && !Array.isArray(value)) return value;
-  } catch {
-    // answered below
-  }
-  throw new HttpError(400, "MalformedJSON", "The request body is not a JSON object");
-}
-
-function send(
-  res: ServerResponse,
-  status: number,
-  body?: object,
-  headers: Record<string, string> = {},
-) {
-  res.writeHead(status, {
-    "OData-Version": "4.0",
-    ...(body ? { "Content-Type": "application/json; charset=utf-8" } : {}),
-    ...headers,
-  });
-  res.end(body ? JSON.stringify(body) : undefined);
 }
