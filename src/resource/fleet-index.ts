@@ -27,6 +27,7 @@ import {
 } from "./engine/snapshot.js";
 import {
   type AllocationRecord,
+  capacityOf,
   type GroupRecord,
   type ProviderRecord,
   SHARING_CAPABILITY,
@@ -68,6 +69,20 @@ interface ClassUsage {
   open: boolean;
 }
 
+/**
+ * One resource class across the fleet, providers by name: their inventories' capacity and
+ * units as numbers, and each provider's usage map (kept, refilled in place), so stage 1's pass
+ * over the fleet reads arrays instead of looking every provider up.
+ */
+interface ClassColumn {
+  uuids: readonly string[];
+  capacity: Float64Array;
+  minUnit: Float64Array;
+  maxUnit: Float64Array;
+  stepSize: Float64Array;
+  usage: Map<string, ClassUsage>[];
+}
+
 /** A waiter for the round that serves its request. */
 interface Ticket {
   ticket: number;
@@ -92,7 +107,7 @@ export class FleetIndex implements Snapshot, SnapshotSource {
   private readonly memberLists = new Map<string, readonly string[]>();
   private byName: readonly string[] | null = null;
   private ranks: Map<string, number> | null = null;
-  private byClass: Map<string, string[]> | null = null;
+  private columns: Map<string, ClassColumn> | null = null;
   private roots: readonly string[] | null = null;
   private sharing: readonly string[] | null = null;
 
@@ -194,9 +209,58 @@ export class FleetIndex implements Snapshot, SnapshotSource {
     return this.ranks.get(providerUuid) ?? -1;
   }
 
-  offering(resourceClass: string): readonly string[] {
-    this.byClass ??= classLists(this.providersByName(), this.providers);
-    return this.byClass.get(resourceClass) ?? [];
+  offering(resourceClass: string, amount: number, window: Window): string[] {
+    this.columns ??= this.buildColumns();
+    const col = this.columns.get(resourceClass);
+    const out: string[] = [];
+    if (!col) return out;
+    const { capacity, minUnit, maxUnit, stepSize, usage, uuids } = col;
+    for (let i = 0; i < uuids.length; i++) {
+      if (amount < (minUnit[i] as number) || amount > (maxUnit[i] as number)) continue;
+      if (amount % (stepSize[i] as number) !== 0) continue;
+      const u = usage[i]?.get(resourceClass);
+      const used =
+        u === undefined
+          ? 0
+          : u.open && window.start >= u.latest
+            ? u.sum
+            : peakUsage(u.list, window);
+      if (used + amount <= (capacity[i] as number)) out.push(uuids[i] as string);
+    }
+    return out;
+  }
+
+  /** Every class's column, providers by name (rebuilt after any provider changed). */
+  private buildColumns(): Map<string, ClassColumn> {
+    const lists = classLists(this.providersByName(), this.providers);
+    const columns = new Map<string, ClassColumn>();
+    for (const [rc, uuids] of lists) {
+      const n = uuids.length;
+      const col: ClassColumn = {
+        uuids,
+        capacity: new Float64Array(n),
+        minUnit: new Float64Array(n),
+        maxUnit: new Float64Array(n),
+        stepSize: new Float64Array(n),
+        usage: new Array(n),
+      };
+      uuids.forEach((uuid, i) => {
+        const inv = this.providers.get(uuid)?.inventories.get(rc);
+        if (!inv) return;
+        col.capacity[i] = capacityOf(inv);
+        col.minUnit[i] = inv.minUnit;
+        col.maxUnit[i] = inv.maxUnit;
+        col.stepSize[i] = inv.stepSize;
+        let usage = this.allocations.get(uuid);
+        if (!usage) {
+          usage = new Map();
+          this.allocations.set(uuid, usage);
+        }
+        col.usage[i] = usage;
+      });
+      columns.set(rc, col);
+    }
+    return columns;
   }
 
   rootsByName(): readonly string[] {
@@ -365,8 +429,8 @@ export class FleetIndex implements Snapshot, SnapshotSource {
     if (!old || !record || old.name !== record.name) {
       this.byName = null;
       this.ranks = null;
-      this.byClass = null;
-    } else if (!sameKeys(old.inventories, record.inventories)) this.byClass = null;
+    }
+    this.columns = null;
     if (!old || !record || old.name !== record.name || oldParent !== newParent) this.roots = null;
     if (
       !old ||
@@ -380,6 +444,7 @@ export class FleetIndex implements Snapshot, SnapshotSource {
     else {
       this.providers.delete(uuid);
       this.putAllocations(uuid, []);
+      this.allocations.delete(uuid);
     }
   }
 
@@ -393,11 +458,10 @@ export class FleetIndex implements Snapshot, SnapshotSource {
           set?.delete(uuid);
           if (set?.size === 0) this.byConsumer.delete(a.consumerUuid);
         }
-    if (list.length === 0) {
-      this.allocations.delete(uuid);
-      return;
-    }
-    const byClass = new Map<string, ClassUsage>();
+    // The provider's map is kept and refilled: the class columns hold it.
+    old?.clear();
+    if (list.length === 0) return;
+    const byClass = old ?? new Map<string, ClassUsage>();
     for (const a of list) {
       const usage = byClass.get(a.resourceClass);
       if (usage) {
@@ -416,15 +480,8 @@ export class FleetIndex implements Snapshot, SnapshotSource {
       if (set) set.add(uuid);
       else this.byConsumer.set(a.consumerUuid, new Set([uuid]));
     }
-    this.allocations.set(uuid, byClass);
+    if (!old) this.allocations.set(uuid, byClass);
   }
-}
-
-/** True if two maps have the same keys. */
-function sameKeys(a: ReadonlyMap<string, unknown>, b: ReadonlyMap<string, unknown>): boolean {
-  if (a.size !== b.size) return false;
-  for (const k of a.keys()) if (!b.has(k)) return false;
-  return true;
 }
 
 /** One shared copy of each equal string seen (for a bulk load; dropped after it). */

@@ -42,10 +42,9 @@ export function narrow(
   constraint: string,
   detail: string,
   keep: (uuid: string) => boolean,
-  candidates: readonly string[] = pool,
 ): string[] {
   if (pool.length === 0 && steps.some((st) => st.after === 0)) return [];
-  const after = candidates.filter(keep);
+  const after = pool.filter(keep);
   steps.push({ constraint, suffix, before: pool.length, after: after.length, detail });
   return after;
 }
@@ -82,9 +81,9 @@ function basePool(
 }
 
 /**
- * The pool narrowed to providers that alone offer `amount` of the class. Over the whole fleet
- * only the providers with an inventory of the class are looked at (the same providers in the
- * same order: the others cannot offer it); the step still counts the whole pool as before.
+ * The pool narrowed to providers that alone offer `amount` of the class (a `narrow` step). Over
+ * the whole fleet the snapshot answers from its per-class lists (the same providers in the same
+ * order: the others cannot offer it); the step still counts the whole pool as before.
  */
 function offeringPool(
   ctx: SearchContext,
@@ -96,10 +95,19 @@ function offeringPool(
   amount: number,
 ): string[] {
   const detail = `no provider has ${amount} free ${rc}`;
-  const keep = (u: string) => ctx.offers(u, rc, amount);
-  if (base.fleet && pool === base.pool)
-    return narrow(steps, suffix, pool, "resources", detail, keep, ctx.snapshot.offering(rc));
-  return narrow(steps, suffix, pool, "resources", detail, keep);
+  if (base.fleet && pool === base.pool) {
+    if (pool.length === 0 && steps.some((st) => st.after === 0)) return [];
+    const after = ctx.snapshot.offering(rc, amount, ctx.query.window);
+    steps.push({
+      constraint: "resources",
+      suffix,
+      before: pool.length,
+      after: after.length,
+      detail,
+    });
+    return after;
+  }
+  return narrow(steps, suffix, pool, "resources", detail, (u) => ctx.offers(u, rc, amount));
 }
 
 function sortedClasses(group: RequestGroupInput): string[] {
@@ -188,8 +196,13 @@ function planUnnamed(ctx: SearchContext, group: RequestGroupInput, steps: Filter
         (u) => group.forbidden.every((c) => !ctx.capabilities(u).has(c)),
       );
     const byAnchor = new Map<string, string[]>();
-    const anchorsOf = new Map(pool.map((u) => [u, unnamedAnchors(ctx, group, u)]));
-    if (group.memberOf.length > 0 || group.forbiddenGroups.length > 0)
+    const add = (a: string, u: string) => {
+      const list = byAnchor.get(a);
+      if (list) list.push(u);
+      else byAnchor.set(a, [u]);
+    };
+    if (group.memberOf.length > 0 || group.forbiddenGroups.length > 0) {
+      const anchorsOf = new Map(pool.map((u) => [u, unnamedAnchors(ctx, group, u)]));
       pool = narrow(
         steps,
         s,
@@ -198,12 +211,8 @@ function planUnnamed(ctx: SearchContext, group: RequestGroupInput, steps: Filter
         `no provider offering ${rc} meets the group constraints`,
         (u) => (anchorsOf.get(u) ?? []).length > 0,
       );
-    for (const u of pool)
-      for (const a of anchorsOf.get(u) ?? []) {
-        const list = byAnchor.get(a) ?? [];
-        list.push(u);
-        byAnchor.set(a, list);
-      }
+      for (const u of pool) for (const a of anchorsOf.get(u) ?? []) add(a, u);
+    } else for (const u of pool) for (const a of unnamedAnchors(ctx, group, u)) add(a, u);
     spread.set(rc, byAnchor);
   }
   return spread;

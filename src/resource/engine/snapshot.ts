@@ -7,6 +7,8 @@
  */
 import {
   type AllocationRecord,
+  capacityOf,
+  fitsUnits,
   type GroupRecord,
   overlaps,
   type ProviderRecord,
@@ -25,8 +27,11 @@ export interface Snapshot {
   providersByName(): readonly string[];
   /** A provider's position in providersByName (comparing ranks compares names, then UUIDs). */
   rank(providerUuid: string): number;
-  /** Providers with an inventory of the class, in the same order. */
-  offering(resourceClass: string): readonly string[];
+  /**
+   * Providers that alone offer `amount` of the class over the window (min/max/step and free
+   * capacity, as SearchContext.offers), in the same order: stage 1's pass over the whole fleet.
+   */
+  offering(resourceClass: string, amount: number, window: Window): string[];
   /** Root provider UUIDs in the same order. */
   rootsByName(): readonly string[];
   /** Providers with MISC_SHARES_VIA_AGGREGATE (they may serve other trees). */
@@ -106,9 +111,13 @@ export class MemorySnapshot implements Snapshot {
     return this.ranks.get(providerUuid) ?? -1;
   }
 
-  offering(resourceClass: string): readonly string[] {
+  offering(resourceClass: string, amount: number, window: Window): string[] {
     this.byClass ??= classLists(this.providersByName(), this.providers);
-    return this.byClass.get(resourceClass) ?? [];
+    return (this.byClass.get(resourceClass) ?? []).filter((u) => {
+      const inv = this.providers.get(u)?.inventories.get(resourceClass);
+      if (!inv || !fitsUnits(inv, amount)) return false;
+      return this.used(u, resourceClass, window) + amount <= capacityOf(inv);
+    });
   }
 
   rootsByName(): readonly string[] {

@@ -70,9 +70,11 @@ function meetsDistance(ctx: SearchContext, root: string, d: DistanceInput, targe
 function unnamedTraitsPossible(ctx: SearchContext, plan: GroupPlan, root: string): boolean {
   const g: RequestGroupInput = plan.group;
   if (g.required.length === 0 && g.anyOf.length === 0) return true;
-  const providers: string[] = [];
-  for (const byAnchor of plan.spread?.values() ?? []) providers.push(...(byAnchor.get(root) ?? []));
-  const someHas = (c: string) => providers.some((u) => ctx.capabilities(u).has(c));
+  const someHas = (c: string) => {
+    for (const byAnchor of plan.spread?.values() ?? [])
+      for (const u of byAnchor.get(root) ?? []) if (ctx.capabilities(u).has(c)) return true;
+    return false;
+  };
   return g.required.every(someHas) && g.anyOf.every((set) => set.some(someHas));
 }
 
