@@ -39,7 +39,7 @@ const WORKLOADS: Record<string, { load: () => Promise<Workload>; help: string }>
     help:
       "VMs over the public API with a real executor and QEMU (TCG): Mulligan's overhead\n" +
       "              (API call → ACTIVE minus guest boot) p50/p99, target p99 < 200 ms\n" +
-      "              [--vms 20] [--concurrency 2] [--warmup 1] [--store sqlite|postgres]",
+      "              [--vms 20] [--concurrency 2] [--warmup 2] [--store sqlite|postgres]",
   },
   placement: {
     load: () => import("./placement.js") as Promise<Workload>,

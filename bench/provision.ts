@@ -50,7 +50,7 @@ export async function run(args: string[]): Promise<object> {
   const o = parseOptions(args, ["vms", "concurrency", "store", "warmup"]);
   const vms = intOption(o.vms, "vms", 20);
   const concurrency = Math.max(1, intOption(o.concurrency, "concurrency", 2));
-  const warmup = intOption(o.warmup, "warmup", 1);
+  const warmup = intOption(o.warmup, "warmup", concurrency);
   const store = storeOption(o.store);
   const image = testImage();
   progress(`provision: ${vms} VMs, concurrency ${concurrency}, ${store}`);
@@ -91,22 +91,20 @@ export async function run(args: string[]): Promise<object> {
       },
       bootMarker: image.bootMarker,
     });
-    for (let i = 0; i < warmup; i++) await provisionOne(server, `warmup-${i}`);
+    // Warm-up at the measured concurrency: the first concurrent builds pay for cold code paths.
+    await inWorkers(warmup, concurrency, async (n) => {
+      await provisionOne(server, `warmup-${n}`);
+    });
     progress(`warm-up done (${warmup}); measuring`);
     const samples: Sample[] = [];
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: concurrency }, async () => {
-        while (next < vms) {
-          const n = next++;
-          const s = await provisionOne(server, `vm-${n}`);
-          samples.push(s);
-          progress(
-            `vm-${n}: ${Math.round(s.total)} ms, boot ${Math.round(s.boot)} ms, overhead ${Math.round(s.overhead)} ms`,
-          );
-        }
-      }),
-    );
+    await inWorkers(vms, concurrency, async (n) => {
+      const s = await provisionOne(server, `vm-${n}`);
+      samples.push(s);
+      const phases = PHASES.map((p) => `${p} ${Math.round(s.phases[p])}`).join(", ");
+      progress(
+        `vm-${n}: ${Math.round(s.total)} ms, boot ${Math.round(s.boot)} ms, overhead ${Math.round(s.overhead)} ms (${phases})`,
+      );
+    });
     return {
       workload: "provision",
       store,
@@ -121,6 +119,16 @@ export async function run(args: string[]): Promise<object> {
     await server.stop();
     rmSync(stateDir, { recursive: true, force: true });
   }
+}
+
+/** Runs fn(0 … count-1) with at most `concurrency` calls at once. */
+async function inWorkers(count: number, concurrency: number, fn: (n: number) => Promise<void>) {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < count) await fn(next++);
+    }),
+  );
 }
 
 const ms = (e: MachineEvent | undefined) =>

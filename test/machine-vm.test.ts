@@ -7,7 +7,7 @@
  * go to the other host; a wrong image checksum fails the build with the step and reason.
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -30,25 +30,11 @@ import {
   startTestServer,
   type TestServer,
 } from "./harness.js";
+import { qemuProcesses } from "./machine-helpers.js";
 import { type TestImage, testImage } from "./test-image.js";
 
 const SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHZ0ZXN0a2V5 e2e@test";
 const logger = pino({ level: process.env.MULLIGAN_TEST_LOG ?? "silent" });
-
-/** PIDs of QEMU processes whose command line names this guest. */
-function qemuProcesses(uuid: string): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cmd = readFileSync(`/proc/${entry}/cmdline`, "utf8");
-      if (cmd.includes("qemu-system") && cmd.includes(uuid)) pids.push(Number(entry));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return pids;
-}
 
 async function until(s: TestServer, machine: string, states: MachineState[], ms: number) {
   const client = s.client(MachineService);
