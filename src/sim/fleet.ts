@@ -98,6 +98,7 @@ export async function startSimNode(opts: SimNodeOptions): Promise<SimNode> {
       const { username, password } = opts;
       const sim = await startIpmiSim({ name, dir, username, password, control: node.control });
       children.push(sim.process);
+      node.process.stdin?.write(`own ${sim.pid}\n`);
       bmc = sim.process;
       endpoint.port = sim.port;
     } else if (node.redfish) {
@@ -180,7 +181,9 @@ async function startNodeProcess(
     }
   }
   const log = await open(join(dir, "node-process.log"), "w");
-  const child = spawn(process.execPath, args, { cwd: REPO, stdio: ["ignore", "pipe", log.fd] });
+  // Its stdin stays open while this process lives: the node process cleans up when it ends.
+  const child = spawn(process.execPath, args, { cwd: REPO, stdio: ["pipe", "pipe", log.fd] });
+  child.stdin?.on("error", () => undefined);
   const served = await new Promise<Omit<NodeProcess, "process">>((ok, fail) => {
     let out = "";
     const timer = setTimeout(() => {

@@ -88,6 +88,28 @@ if (values.redfish) {
   process.stdout.write(`redfish ${tls ? "https" : "http"}://${values.address}:${port}\n`);
 }
 
+// The parent (a test, sim-fleet.sh) holds our stdin and names the processes of this node it
+// started ("own <pid>"); when it dies without stopping the node, stdin ends and the node goes
+// with it — no orphaned guests or BMCs on a shared machine.
+const owned = new Set<number>();
+let input = "";
+process.stdin.setEncoding("utf8");
+process.stdin.on("data", (chunk: string) => {
+  input += chunk;
+  for (const match of input.matchAll(/^own (\d+)$/gm)) owned.add(Number(match[1]));
+});
+process.stdin.on("end", async () => {
+  const qemu = Number((await readFile(files.pidFile, "utf8").catch(() => "")).trim());
+  for (const pid of [...owned, qemu]) {
+    try {
+      if (pid > 0) process.kill(pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+  process.exit(0);
+});
+
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
   process.on(signal, () => {
     for (const close of closers) close();
