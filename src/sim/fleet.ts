@@ -13,7 +13,8 @@
  * The guest's serial console goes to `serialLogPath`; `qmpSocket` is free for tests (the BMC
  * has its own). `freezeBmc()` SIGSTOPs the BMC process, `thawBmc()` resumes it. Each node also
  * runs a management process (sim-node-main.ts: the Redfish emulator, or the chassis control
- * that ipmi_sim's hook forwards to). Boot devices:
+ * that ipmi_sim's hook forwards to). A node never outlives the process that started it: when
+ * that process dies without `stop()`, the node process kills the guest and the BMC. Boot devices:
  * pxe = NIC first (disk after), disk = disk only, cdrom = CD then disk, no override = disk then
  * NIC. Needs Debian packages qemu-system-x86, qemu-utils, ipxe-qemu, and openipmi for ipmi.
  */
