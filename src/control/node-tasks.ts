@@ -23,6 +23,15 @@ export const NODE_STEP_KINDS: ReadonlySet<Task["kind"]> = new Set([
   "CLEAN_NODE",
 ]);
 
+/** What a node says after each step succeeded. */
+const DONE_MESSAGE: Partial<Record<Task["kind"], string>> = {
+  VERIFY_NODE: "BMC credentials verified",
+  INSPECT_NODE: "hardware inspected",
+  CLEAN_NODE: "disks erased; available",
+  DEPLOY_NODE: "deployed; the OS booted from disk",
+  UNDEPLOY_NODE: "undeployed and erased; available",
+};
+
 /** The state each node task runs in. */
 const RUNS_IN: Partial<Record<Task["kind"], NodeState>> = {
   VERIFY_NODE: "VERIFYING",
@@ -91,7 +100,7 @@ export async function endNodeStep(
       failedState: "",
       lastError: null,
       ...(undeploy ? { machineUuid: "" } : {}),
-      message: to === "ACTIVE" ? "deployed; the OS booted from disk" : `${to.toLowerCase()}`,
+      message: DONE_MESSAGE[task.kind] ?? to.toLowerCase(),
       at,
     });
   } else {
