@@ -1496,14 +1496,14 @@ export enum GuestPowerState {
   RUNNING = 1,
 
   /**
-   * The hypervisor process lives but the guest does not run (powered off, paused).
+   * The guest does not run (powered off, paused, or its hypervisor exited); its disks remain.
    *
    * @generated from enum value: GUEST_POWER_STATE_STOPPED = 2;
    */
   STOPPED = 2,
 
   /**
-   * No hypervisor process for the guest on its host (it exited or crashed).
+   * Nothing of the guest is left on its host.
    *
    * @generated from enum value: GUEST_POWER_STATE_ABSENT = 3;
    */
