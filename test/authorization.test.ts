@@ -17,6 +17,7 @@ import {
   ImageService,
   MachineService,
 } from "../src/gen/mulligan/control/v1/control_pb.js";
+import { NodeService } from "../src/gen/mulligan/control/v1/node_pb.js";
 import { IdentityService } from "../src/gen/mulligan/iam/v1/iam_pb.js";
 import { MetadataService } from "../src/gen/mulligan/meta/v1/meta_pb.js";
 import { ResourceService } from "../src/gen/mulligan/resource/v1/resource_pb.js";
@@ -129,6 +130,15 @@ const EXPECTED: Record<string, Record<string, readonly Who[]>> = {
     LeaseTasks: ["executor"],
     ReportTask: ["executor"],
   },
+  [NodeService.typeName]: {
+    EnrollNode: FLEET,
+    GetNode: READERS,
+    ListNodes: READERS,
+    InspectNode: FLEET,
+    CleanNode: FLEET,
+    SetMaintenance: FLEET,
+    DeleteNode: FLEET,
+  },
 };
 
 const SERVICES: readonly DescService[] = [
@@ -138,6 +148,7 @@ const SERVICES: readonly DescService[] = [
   MachineService,
   ImageService,
   ExecutorService,
+  NodeService,
 ];
 
 /** How long a server stream runs before the matrix stops it (a denial arrives at once). */

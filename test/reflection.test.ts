@@ -43,6 +43,7 @@ forEachStore("reflection", (server) => {
       "mulligan.control.v1.ExecutorService",
       "mulligan.control.v1.ImageService",
       "mulligan.control.v1.MachineService",
+      "mulligan.control.v1.NodeService",
       "mulligan.iam.v1.IdentityService",
       "mulligan.meta.v1.MetadataService",
       "mulligan.resource.v1.ResourceService",

@@ -23,6 +23,7 @@ import {
   ImageService,
   MachineService,
 } from "../src/gen/mulligan/control/v1/control_pb.js";
+import { NodeService } from "../src/gen/mulligan/control/v1/node_pb.js";
 import { AccountKind, IdentityService, Role } from "../src/gen/mulligan/iam/v1/iam_pb.js";
 import { MetadataService } from "../src/gen/mulligan/meta/v1/meta_pb.js";
 import { ResourceService } from "../src/gen/mulligan/resource/v1/resource_pb.js";
@@ -141,6 +142,7 @@ for (const kind of STORE_KINDS) {
         ExecutorService.typeName,
         ImageService.typeName,
         MachineService.typeName,
+        NodeService.typeName,
         IdentityService.typeName,
         MetadataService.typeName,
         ResourceService.typeName,
