@@ -93,6 +93,8 @@ export async function provision(
         spec,
         allocations: [],
         attempts: [],
+        powerState: "",
+        powerStateAt: "",
         createdAt: now,
         updatedAt: now,
       };

@@ -145,4 +145,13 @@ export const controlMigrations: Record<string, Migration> = {
         .execute();
     },
   },
+  "2026_12_03_007_control_machine_power": {
+    async up(db: Kysely<unknown>) {
+      for (const column of ["power_state", "power_state_at"])
+        await db.schema
+          .alterTable("control_machines")
+          .addColumn(column, "text", (c) => c.notNull().defaultTo(""))
+          .execute();
+    },
+  },
 };

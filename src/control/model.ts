@@ -15,6 +15,9 @@ export type MachineState =
 
 export type MachineKind = "VM" | "BAREMETAL";
 
+/** A VM guest's power as its executor last observed it ("" until the first report). */
+export type GuestPower = "" | "RUNNING" | "STOPPED" | "ABSENT";
+
 /**
  * One resource request group in the resource service's JSON form (proto3 JSON of
  * mulligan.resource.v1.RequestGroup): control stores and forwards it, the resource part judges it.
@@ -67,6 +70,10 @@ export interface Machine {
   spec: MachineSpec;
   allocations: HeldAllocation[];
   attempts: Attempt[];
+  /** Observed only: the lifecycle state does not follow it. */
+  powerState: GuestPower;
+  /** When the executor observed `powerState` ("" before the first report). */
+  powerStateAt: string;
   createdAt: string;
   updatedAt: string;
 }

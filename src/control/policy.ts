@@ -28,6 +28,7 @@ export const imagePolicy: PolicyTable = {
 export const executorPolicy: PolicyTable = {
   LeaseTasks: EXECUTORS,
   ReportTask: EXECUTORS,
+  ReportPowerState: EXECUTORS,
 };
 
 /** Nodes are fleet objects: fleet roles only (a project-bound role is refused in the domain). */

@@ -43,6 +43,8 @@ function machineOf(r: MachineRow): Machine {
     spec: JSON.parse(r.spec),
     allocations: JSON.parse(r.allocations),
     attempts: JSON.parse(r.attempts),
+    powerState: r.power_state as Machine["powerState"],
+    powerStateAt: r.power_state_at,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
@@ -75,6 +77,8 @@ export async function insertMachine(db: Db, m: Machine, message: string): Promis
       attempts: "[]",
       schedule_until: "",
       event_seq: 1,
+      power_state: m.powerState,
+      power_state_at: m.powerStateAt,
       created_at: m.createdAt,
       updated_at: m.createdAt,
     })
@@ -200,6 +204,32 @@ export async function progress(
     .executeTakeFirst();
   if (Number(done.numUpdatedRows) === 1)
     await appendEvent(db, uuid, { state, step, message, reason: "", at });
+}
+
+/**
+ * Records an observed power state when it is newer than the recorded one (compare-and-swap on
+ * the observation time), appending `event` when the power changed. False when stale.
+ */
+export async function recordPower(
+  db: Db,
+  m: Machine,
+  power: Machine["powerState"],
+  observedAt: string,
+  event: { message: string; at: string } | null,
+): Promise<boolean> {
+  const done = await db
+    .updateTable("control_machines")
+    .set((eb) => ({
+      power_state: power,
+      power_state_at: observedAt,
+      ...(event ? { updated_at: event.at, event_seq: eb("event_seq", "+", 1) } : {}),
+    }))
+    .where("uuid", "=", m.uuid)
+    .where("power_state_at", "=", m.powerStateAt)
+    .executeTakeFirst();
+  if (Number(done.numUpdatedRows) !== 1) return false;
+  if (event) await appendEvent(db, m.uuid, { state: m.state, step: "power", reason: "", ...event });
+  return true;
 }
 
 async function appendEvent(db: Db, uuid: string, e: Omit<MachineEvent, "seq">): Promise<void> {

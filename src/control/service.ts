@@ -15,6 +15,8 @@ import { configureHandler } from "../platform/runtime-settings.js";
 import type { ControlDeps } from "./deps.js";
 import * as images from "./images.js";
 import * as machines from "./machines.js";
+import { reportPowerState } from "./power.js";
+import { decodeReportPowerState } from "./power-wire.js";
 import * as tasks from "./tasks.js";
 import * as validate from "./validate.js";
 import { eventMessage, imageMessage, machineMessage, taskMessage } from "./wire.js";
@@ -107,6 +109,9 @@ export function executorService(deps: ControlDeps): ServiceImpl<typeof ExecutorS
         cancelled: r.cancelled,
         ...(r.leaseUntil ? { leaseExpireTime: timestampFromDate(new Date(r.leaseUntil)) } : {}),
       };
+    },
+    async reportPowerState(req, ctx) {
+      return reportPowerState(deps, principalOf(ctx), decodeReportPowerState(req));
     },
   };
 }

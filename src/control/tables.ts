@@ -35,6 +35,10 @@ export interface ControlTables {
     schedule_until: string;
     /** Sequence of the last event. */
     event_seq: number;
+    /** The guest's power as its executor last observed it ("" before the first report). */
+    power_state: string;
+    /** When the executor observed it (ISO-8601; "" before the first report). */
+    power_state_at: string;
     created_at: string;
     updated_at: string;
   };

@@ -20,6 +20,7 @@ import {
 import { RequestGroupSchema } from "../gen/mulligan/resource/v1/resource_pb.js";
 import type { Image, Machine, MachineEvent, MachineState as StateName, Task } from "./model.js";
 import { nodeTaskMessage } from "./node-wire.js";
+import { powerFields } from "./power-wire.js";
 
 const STATES: Record<StateName, MachineState> = {
   PENDING: MachineState.PENDING,
@@ -69,6 +70,7 @@ export function machineMessage(m: Machine): MachineMessage {
     },
     createTime: time(m.createdAt),
     updateTime: time(m.updatedAt),
+    ...powerFields(m),
   });
 }
 
