@@ -27,6 +27,7 @@ import {
   type ResolvedExecutorOptions,
   resolveExecutorOptions,
 } from "./options.js";
+import { PowerReporter } from "./power-reporter.js";
 import { ExecutorSession } from "./session.js";
 import { runTask, type TaskReporter } from "./task-runner.js";
 
@@ -46,6 +47,8 @@ export class Executor {
   private registering: Promise<void> = Promise.resolve();
   /** Set when this executor is the conductor of a group of bare-metal nodes. */
   private conductor: Conductor | undefined;
+  private readonly power: PowerReporter;
+  private unwatchPower: () => void = () => {};
 
   private constructor(
     private readonly options: ResolvedExecutorOptions,
@@ -68,6 +71,20 @@ export class Executor {
         }
       },
     };
+    this.power = new PowerReporter(
+      host.uuid,
+      async (report, signal) => {
+        try {
+          return await tasks.reportPowerState(report, { signal });
+        } catch (err) {
+          if (ConnectError.from(err).code !== Code.Unauthenticated) throw err;
+          await session.renewNow();
+          return tasks.reportPowerState(report, { signal });
+        }
+      },
+      this.log,
+      this.stopping.signal,
+    );
   }
 
   /**
@@ -103,6 +120,7 @@ export class Executor {
     }
     executor.log.info({ provider: host.uuid }, "host registered; leasing tasks");
     executor.scheduleRegistration();
+    executor.watchPower();
     executor.leasing = executor.leaseLoop();
     return executor;
   }
@@ -110,13 +128,30 @@ export class Executor {
   /** Stops leasing and waits for the running tasks to end; guests keep running. */
   async stop(): Promise<void> {
     this.stopping.abort();
+    this.unwatchPower();
     clearTimeout(this.registrationTimer);
     await this.leasing;
     await this.registering;
     await Promise.allSettled([...this.running]);
+    await this.power.settled();
     await this.conductor?.close();
     this.session.close();
     this.log.info("executor stopped");
+  }
+
+  /**
+   * Reports each power change the driver sees by itself (a guest's poweroff, a crashed QEMU),
+   * and once the current power of every guest found on the host (adopted after a restart).
+   */
+  private watchPower(): void {
+    const { driver } = this.options;
+    this.unwatchPower = driver.watch((state) => this.power.report(state));
+    driver.list().then(
+      (guests) => {
+        for (const g of guests) this.power.report(g);
+      },
+      (err: Error) => this.log.warn({ err: err.message }, "cannot list guests for power"),
+    );
   }
 
   private async register(): Promise<void> {
