@@ -13,6 +13,7 @@ import { Command, Option } from "commander";
 import type { MulliganClient } from "../../client/client.js";
 import {
   GetConsoleLogResponseSchema,
+  GuestPowerState,
   type Machine,
   type MachineEvent,
   MachineKind,
@@ -39,6 +40,12 @@ import { amounts } from "./claim.js";
 /** A machine state by its short upper-case name ("ACTIVE"). */
 export function stateName(state: MachineState): string {
   return MachineState[state] ?? String(state);
+}
+
+/** The guest's observed power and when it was seen ("STOPPED since …"), "" before any report. */
+function powerOf(m: Machine): string {
+  if (m.powerState === GuestPowerState.UNSPECIFIED) return "";
+  return `${GuestPowerState[m.powerState] ?? m.powerState} since ${time(m.powerStateTime)}`;
 }
 
 /** The total of one resource class over the machine's request groups. */
@@ -69,6 +76,7 @@ const MACHINE_DETAIL: Column<Machine>[] = [
   { header: "name", value: (m) => m.name },
   { header: "uuid", value: (m) => m.uuid },
   { header: "state", value: (m) => stateName(m.state) },
+  { header: "power", value: powerOf },
   { header: "message", value: (m) => m.message },
   { header: "failed step", value: (m) => m.failedStep },
   { header: "reason", value: (m) => m.reason },
