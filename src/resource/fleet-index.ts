@@ -24,6 +24,7 @@ import {
   peakUsage,
   rankMap,
   type Snapshot,
+  treeListing,
 } from "./engine/snapshot.js";
 import {
   type AllocationRecord,
@@ -108,6 +109,8 @@ export class FleetIndex implements Snapshot, SnapshotSource {
   private byName: readonly string[] | null = null;
   private ranks: Map<string, number> | null = null;
   private columns: Map<string, ClassColumn> | null = null;
+  /** Tree listings by root (cleared when any provider changes). */
+  private readonly trees = new Map<string, readonly string[]>();
   private roots: readonly string[] | null = null;
   private sharing: readonly string[] | null = null;
 
@@ -261,6 +264,15 @@ export class FleetIndex implements Snapshot, SnapshotSource {
       columns.set(rc, col);
     }
     return columns;
+  }
+
+  tree(root: string): readonly string[] {
+    let list = this.trees.get(root);
+    if (!list) {
+      list = treeListing(this, root);
+      this.trees.set(root, list);
+    }
+    return list;
   }
 
   rootsByName(): readonly string[] {
@@ -431,6 +443,7 @@ export class FleetIndex implements Snapshot, SnapshotSource {
       this.ranks = null;
     }
     this.columns = null;
+    this.trees.clear();
     if (!old || !record || old.name !== record.name || oldParent !== newParent) this.roots = null;
     if (
       !old ||

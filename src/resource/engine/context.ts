@@ -1,5 +1,5 @@
 /**
- * Per-search caches over a Snapshot: trait sets, sharing anchors and tree listings. Every stage
+ * Per-search caches over a Snapshot: trait sets and sharing anchors. Every stage
  * of the candidate pipeline reads the snapshot through one SearchContext so each expensive
  * lookup happens once per search. Usage is read straight from the snapshot (the fleet index
  * answers the common window in O(1); a per-search cache cost more than it saved).
@@ -23,7 +23,6 @@ const capabilitySets = new WeakMap<ProviderRecord, ReadonlySet<string>>();
 /** Read-through caches shared by the stages of one search. */
 export class SearchContext {
   private readonly anchorCache = new Map<string, readonly string[]>();
-  private readonly treeCache = new Map<string, readonly string[]>();
 
   /**
    * `scope` bounds a search to some trees (the lazy search of candidates.ts works through the
@@ -144,20 +143,7 @@ export class SearchContext {
 
   /** Every provider of the tree rooted at `root`, depth first, children by name. */
   tree(root: string): readonly string[] {
-    let list = this.treeCache.get(root);
-    if (!list) {
-      const out: string[] = [];
-      const visit = (uuid: string): void => {
-        out.push(uuid);
-        let kids: readonly string[] = this.snapshot.children.get(uuid) ?? [];
-        if (kids.length > 1) kids = this.sortByName(kids);
-        for (const kid of kids) visit(kid);
-      };
-      visit(root);
-      list = out;
-      this.treeCache.set(root, list);
-    }
-    return list;
+    return this.snapshot.tree(root);
   }
 
   /** Ancestors of a provider, itself first, root last. */

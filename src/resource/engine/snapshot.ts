@@ -34,6 +34,8 @@ export interface Snapshot {
   offering(resourceClass: string, amount: number, window: Window): string[];
   /** Root provider UUIDs in the same order. */
   rootsByName(): readonly string[];
+  /** Every provider of the tree rooted at `root`, depth first, children by name. */
+  tree(root: string): readonly string[];
   /** Providers with MISC_SHARES_VIA_AGGREGATE (they may serve other trees). */
   sharingProviders(): readonly string[];
   /** The providers in a group. */
@@ -71,6 +73,7 @@ export class MemorySnapshot implements Snapshot {
   private byName: readonly string[] | null = null;
   private ranks: Map<string, number> | null = null;
   private byClass: Map<string, string[]> | null = null;
+  private readonly trees = new Map<string, readonly string[]>();
   private roots: readonly string[] | null = null;
   private sharing: readonly string[] | null = null;
 
@@ -120,6 +123,15 @@ export class MemorySnapshot implements Snapshot {
     });
   }
 
+  tree(root: string): readonly string[] {
+    let list = this.trees.get(root);
+    if (!list) {
+      list = treeListing(this, root);
+      this.trees.set(root, list);
+    }
+    return list;
+  }
+
   rootsByName(): readonly string[] {
     this.roots ??= this.providersByName().filter((u) => this.providers.get(u)?.parentUuid === null);
     return this.roots;
@@ -143,6 +155,20 @@ export class MemorySnapshot implements Snapshot {
   consumerProviders(consumerUuid: string): readonly string[] {
     return [...(this.byConsumer.get(consumerUuid) ?? [])];
   }
+}
+
+/** A tree depth first, children by name (ranks), for Snapshot.tree. */
+export function treeListing(snapshot: Snapshot, root: string): string[] {
+  const out: string[] = [];
+  const visit = (uuid: string): void => {
+    out.push(uuid);
+    const kids = snapshot.children.get(uuid) ?? [];
+    if (kids.length === 1) visit(kids[0] as string);
+    else if (kids.length > 1)
+      for (const kid of [...kids].sort((a, b) => snapshot.rank(a) - snapshot.rank(b))) visit(kid);
+  };
+  visit(root);
+  return out;
 }
 
 /** Position of every provider in a by-name listing. */

@@ -6,12 +6,36 @@ import {
   capacityOf,
   type ExplanationRecord,
   type FilterStepRecord,
+  type ProviderRecord,
   type ProviderSummaryRecord,
 } from "../model.js";
 import type { SearchContext } from "./context.js";
 
 /** Steps that filter trees (stage 2), not providers; the unnamed group never emits these. */
 const TREE_STEPS = new Set(["trees", "root_required", "required", "distance"]);
+
+/** What a provider's summary takes from its record alone: classes with capacity, capabilities. */
+interface FixedParts {
+  classes: readonly (readonly [string, number])[];
+  capabilities: readonly string[];
+}
+
+/** Per record (records are immutable: a change replaces the record), sorted once. */
+const fixedCache = new WeakMap<ProviderRecord, FixedParts>();
+
+function fixedParts(p: ProviderRecord): FixedParts {
+  let fixed = fixedCache.get(p);
+  if (!fixed) {
+    fixed = {
+      classes: [...p.inventories.values()]
+        .sort((a, b) => (a.resourceClass < b.resourceClass ? -1 : 1))
+        .map((inv) => [inv.resourceClass, capacityOf(inv)] as const),
+      capabilities: [...p.capabilities].sort(),
+    };
+    fixedCache.set(p, fixed);
+  }
+  return fixed;
+}
 
 /**
  * Every provider of every tree a candidate touches (the trees of the providers in its
@@ -31,20 +55,18 @@ export function summarize(
   return [...roots].sort(ctx.byName).flatMap((root) =>
     ctx.tree(root).map((uuid) => {
       const p = ctx.provider(uuid);
-      const resources = [...p.inventories.values()]
-        .sort((a, b) => (a.resourceClass < b.resourceClass ? -1 : 1))
-        .map((inv) => ({
-          resourceClass: inv.resourceClass,
-          capacity: capacityOf(inv),
-          used: ctx.used(uuid, inv.resourceClass),
-        }));
+      const fixed = fixedParts(p);
       return {
         uuid,
         name: p.name,
         parentUuid: p.parentUuid,
         rootUuid: p.rootUuid,
-        resources,
-        capabilities: [...p.capabilities].sort(),
+        resources: fixed.classes.map(([resourceClass, capacity]) => ({
+          resourceClass,
+          capacity,
+          used: ctx.used(uuid, resourceClass),
+        })),
+        capabilities: fixed.capabilities,
       };
     }),
   );
