@@ -19,6 +19,7 @@ import { type ControlDeps, type ControlSettings, DEFAULT_CONTROL_SETTINGS } from
 import { CredentialBox } from "./node-credentials.js";
 import { resourceNodeProviders } from "./node-provider.js";
 import { nodeService } from "./node-service.js";
+import { syncAllProviders } from "./nodes.js";
 import { resourcePlacement } from "./placement.js";
 import { executorPolicy, imagePolicy, machinePolicy, nodePolicy } from "./policy.js";
 import { Scheduler } from "./scheduler.js";
@@ -26,6 +27,8 @@ import { executorService, imageService, machineService } from "./service.js";
 import { Signal } from "./signal.js";
 
 const PRUNE_INTERVAL_MS = 3600 * 1000;
+/** How often every node's provider is published again (repairs a sync that failed). */
+const NODE_SYNC_INTERVAL_MS = 60_000;
 
 export interface ControlModuleDeps extends ServiceDeps {
   projects: ProjectDirectory;
@@ -51,6 +54,7 @@ export function createControlModule(base: ControlModuleDeps): ServiceModule {
   };
   const scheduler = new Scheduler(deps);
   let prune: NodeJS.Timeout | undefined;
+  let nodeSync: NodeJS.Timeout | undefined;
   return {
     part: "control",
     services: [
@@ -67,6 +71,12 @@ export function createControlModule(base: ControlModuleDeps): ServiceModule {
         );
       }, PRUNE_INTERVAL_MS);
       prune.unref();
+      nodeSync = setInterval(() => {
+        syncAllProviders(deps).catch((err) =>
+          base.logger.warn({ err }, "node provider sweep failed"),
+        );
+      }, NODE_SYNC_INTERVAL_MS);
+      nodeSync.unref();
     },
     register(router: ConnectRouter) {
       router.service(MachineService, machineService(deps));
@@ -76,6 +86,7 @@ export function createControlModule(base: ControlModuleDeps): ServiceModule {
     },
     async close() {
       clearInterval(prune);
+      clearInterval(nodeSync);
       await scheduler.close();
     },
   };

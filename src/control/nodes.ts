@@ -71,6 +71,24 @@ export async function syncProvider(deps: ControlDeps, uuid: string): Promise<voi
 }
 
 /**
+ * Publishes every node's provider again: a sync that failed after a commit (resource briefly
+ * unavailable) is repaired by the next sweep, so a node's capacity never stays wrong.
+ */
+export async function syncAllProviders(deps: ControlDeps): Promise<void> {
+  let after: { k: string; u: string } | undefined;
+  for (;;) {
+    const page = await nodeRepo.listNodes(deps.store.db, {
+      ...(after ? { after } : {}),
+      limit: 100,
+    });
+    for (const n of page) await syncProvider(deps, n.uuid);
+    const last = page.at(-1);
+    if (!last || page.length < 100) return;
+    after = { k: last.name, u: last.uuid };
+  }
+}
+
+/**
  * Records the node and starts verifying its BMC (ENROLLED → VERIFYING with a VERIFY_NODE task);
  * its provider is created in ResourceService, empty until inspection.
  */

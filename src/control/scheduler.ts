@@ -10,7 +10,7 @@ import { MulliganError } from "../platform/errors.js";
 import { newUuid, nowIso } from "../platform/ids.js";
 import { SWEEP_WINDOW_MS, sweepEndedClaims } from "./claim-sweep.js";
 import type { ControlDeps } from "./deps.js";
-import type { GuestPayload, HeldAllocation, Machine } from "./model.js";
+import type { GuestPayload, HeldAllocation, Machine, TaskKind } from "./model.js";
 import { deployNode } from "./node-deploy.js";
 import { syncProvider } from "./nodes.js";
 import * as repo from "./repo.js";
@@ -20,6 +20,16 @@ import { finish, later } from "./tasks.js";
 const IDLE_MS = 1000;
 /** Machines taken per round. */
 const BATCH = 8;
+/** The step an overdue task failed in, by kind. */
+const OVERDUE_STEP: Record<TaskKind, string> = {
+  BUILD_VM: "build",
+  DESTROY_VM: "teardown",
+  VERIFY_NODE: "verify",
+  INSPECT_NODE: "inspect",
+  CLEAN_NODE: "clean",
+  DEPLOY_NODE: "deploy",
+  UNDEPLOY_NODE: "undeploy",
+};
 
 /** The amount of a class over a machine's allocations. */
 function total(allocations: readonly HeldAllocation[], cls: string): number {
@@ -69,7 +79,7 @@ export class Scheduler {
     const before = new Date(Date.now() - settings.taskDeadlineMs).toISOString();
     for (const t of await repo.overdueTasks(store.db, before, BATCH))
       await finish(this.deps, t, {
-        step: t.kind === "BUILD_VM" ? "build" : "teardown",
+        step: OVERDUE_STEP[t.kind],
         reason: "EXECUTOR_LOST",
         message: `no executor finished the task within ${Math.round(settings.taskDeadlineMs / 1000)} s`,
         hostFault: true,
