@@ -12,6 +12,7 @@ import {
   type ConsoleSnapshot,
   ExecutorService,
   type Task,
+  TaskKind,
 } from "../gen/mulligan/control/v1/control_pb.js";
 import { ResourceService } from "../gen/mulligan/resource/v1/resource_pb.js";
 import { type BackoffPolicy, backoffDelay, sleep } from "./backoff.js";
@@ -154,6 +155,13 @@ export class Executor {
     );
   }
 
+  private reportPower(task: Task): void {
+    this.options.driver.status(task.machineUuid).then(
+      (state) => this.power.report(state),
+      (err: Error) => this.log.warn({ machine: task.machineUuid, err: err.message }, "no power"),
+    );
+  }
+
   private async register(): Promise<void> {
     const snapshot = await readHostSnapshot(this.options.stateDir);
     const inventory = hostInventory(snapshot, this.options.inventoryPolicy);
@@ -240,7 +248,11 @@ export class Executor {
           bootTimeoutMs: this.options.bootTimeoutMs,
         });
     const done = outcome.then(
-      (outcome) => this.log.info({ task: task.uuid, outcome }, "task ended"),
+      (outcome) => {
+        this.log.info({ task: task.uuid, outcome }, "task ended");
+        // A guest just built runs: its machine learns its first power state.
+        if (outcome === "done" && task.kind === TaskKind.BUILD_VM) this.reportPower(task);
+      },
       (err: Error) => this.log.error({ task: task.uuid, err: err.message }, "task crashed"),
     );
     this.running.add(done);
