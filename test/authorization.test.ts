@@ -129,6 +129,7 @@ const EXPECTED: Record<string, Record<string, readonly Who[]>> = {
   [ExecutorService.typeName]: {
     LeaseTasks: ["executor"],
     ReportTask: ["executor"],
+    ReportPowerState: ["executor"],
   },
   [NodeService.typeName]: {
     EnrollNode: FLEET,
