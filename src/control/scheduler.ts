@@ -139,6 +139,7 @@ export class Scheduler {
     if (!first) return;
     const host = await placement.rootOf(first.providerUuid);
     const image = await repo.findImage(store.db, m.imageUuid, null);
+    let nodeTaken = false;
     const moved = await store.transaction(async (tx) => {
       const current = await repo.getMachine(tx, m.uuid);
       if (current?.state !== "SCHEDULING") return false;
@@ -175,7 +176,8 @@ export class Scheduler {
       };
       if (m.kind === "BAREMETAL") {
         // The node may have left AVAILABLE since the claim (maintenance, an operator's clean).
-        if (!(await deployNode(tx, current, host.uuid, image, at)))
+        nodeTaken = !(await deployNode(tx, current, host.uuid, image, at));
+        if (nodeTaken)
           return repo.transition(tx, current, "PENDING", {
             step: "schedule",
             message: `node ${host.name || host.uuid} is no longer available; trying again`,
@@ -199,13 +201,8 @@ export class Scheduler {
     });
     // Decommissioned (or gone ERROR) while the claim ran: give the resources back.
     const after = await repo.getMachine(store.db, m.uuid);
-    // Back to PENDING: the node was taken meanwhile; the claim goes back too.
-    if (
-      !moved ||
-      after?.state === "ERROR" ||
-      after?.state === "DELETED" ||
-      after?.state === "PENDING"
-    )
+    // The node was taken meanwhile (the machine is PENDING again): the claim goes back too.
+    if (!moved || nodeTaken || after?.state === "ERROR" || after?.state === "DELETED")
       await placement.release(m.uuid);
     if (m.kind === "BAREMETAL") await syncProvider(this.deps, host.uuid);
     this.deps.changed.notify();
