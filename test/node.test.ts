@@ -23,7 +23,6 @@ import {
 } from "../src/gen/mulligan/control/v1/control_pb.js";
 import {
   BmcDriver,
-  type BmcSchema,
   type EnrollNodeRequestSchema,
   NodeService,
   NodeState,
@@ -48,8 +47,14 @@ const logger = pino(
 
 type EnrollInit = MessageInitShape<typeof EnrollNodeRequestSchema>;
 const enrollReq = (
-  over: Omit<EnrollInit, "bmc"> = {},
-  bmc: MessageInitShape<typeof BmcSchema> = {},
+  over: { name?: string; region?: string; bootMacs?: string[]; flavor?: string } = {},
+  bmc: {
+    driver?: BmcDriver;
+    address?: string;
+    port?: number;
+    password?: string;
+    scheme?: string;
+  } = {},
 ): EnrollInit => ({
   name: "bm-1",
   region: "lab",
@@ -134,7 +139,7 @@ forEachStore(
           "FIELD_REQUIRED",
           "bmc.driver",
         ],
-        ["unknown driver", enrollReq({}, { driver: 9 }), "ENUM_UNKNOWN", "bmc.driver"],
+        ["unknown driver", enrollReq({}, { driver: 9 as BmcDriver }), "ENUM_UNKNOWN", "bmc.driver"],
         ["no address", enrollReq({}, { address: "" }), "FIELD_REQUIRED", "bmc.address"],
         ["bad address", enrollReq({}, { address: "bmc one" }), "ADDRESS_INVALID", "bmc.address"],
         ["bad port", enrollReq({}, { port: 70000 }), "PORT_INVALID", "bmc.port"],
