@@ -128,7 +128,7 @@ function sharedSearch(snapshot: Snapshot, input: ClaimBestInput): SearchResult {
     shared = { rounds, byQuery: new Map() };
     sharedSearches.set(snapshot, shared);
   }
-  const key = JSON.stringify({ ...input.query, window: input.given });
+  const key = queryKey(input);
   const now = performance.now();
   const kept = shared.byQuery.get(key);
   if (kept && now - kept.at < SHARED_MS) return kept.result;
@@ -140,6 +140,17 @@ function sharedSearch(snapshot: Snapshot, input: ClaimBestInput): SearchResult {
     if (oldest !== undefined) shared.byQuery.delete(oldest);
   }
   return result;
+}
+
+/**
+ * The identity of a query for sharing its search: every field, sets (regions, forbidden trees)
+ * as sorted lists — JSON.stringify writes a Set as {}, which would let queries that differ
+ * only in their regions or forbidden trees share one answer.
+ */
+export function queryKey(input: ClaimBestInput): string {
+  return JSON.stringify({ ...input.query, window: input.given }, (_, value: unknown) =>
+    value instanceof Set ? [...value].sort() : value,
+  );
 }
 
 /** Find, weigh, claim; retries on conflicts and reports how many claims it tried. */
