@@ -38,6 +38,9 @@ interface ExecutorFlags {
   bootListen?: string;
   bootAdvertise?: string;
   serialLogDir?: string;
+  agentTimeout?: number;
+  bmcTimeout?: number;
+  bmcRetries?: number;
   logLevel: string;
 }
 
@@ -88,6 +91,17 @@ export function executorCommand(): Command {
     .option("--boot-listen <host:port>", "boot server listener (default 127.0.0.1, any port)")
     .option("--boot-advertise <host>", "address nodes reach the boot server at")
     .option("--serial-log-dir <dir>", "<dir>/<node>/serial.log: consoles of simulated nodes")
+    .option(
+      "--agent-timeout <seconds>",
+      "how long a node's deploy agent may take to report in (default 300)",
+      (v) => positive(count(v, "--agent-timeout"), "--agent-timeout"),
+    )
+    .option("--bmc-timeout <seconds>", "per BMC command (default 15)", (v) =>
+      positive(count(v, "--bmc-timeout"), "--bmc-timeout"),
+    )
+    .option("--bmc-retries <n>", "retries of a BMC command (default 3)", (v) =>
+      count(v, "--bmc-retries"),
+    )
     .option("--log-level <level>", "trace, debug, info, warn or error", "info")
     .action(async (flags: ExecutorFlags, cmd: Command) => {
       const target = resolveTarget(globalOptions(cmd));
@@ -142,7 +156,7 @@ export function executorCommand(): Command {
     });
 }
 
-/** The conductor's options from the --conductor-group, --boot-* and --serial-log-dir flags. */
+/** The conductor's options from --conductor-group, --boot-*, --serial-log-dir, --agent-timeout, --bmc-*. */
 function conductorOptions(flags: ExecutorFlags): ConductorOptions {
   const [host, port] = (flags.bootListen ?? "127.0.0.1:0").split(/:(?=[0-9]+$)/);
   const portNumber = Number(port ?? 0);
@@ -156,6 +170,11 @@ function conductorOptions(flags: ExecutorFlags): ConductorOptions {
       ...(flags.bootAdvertise !== undefined && { advertiseHost: flags.bootAdvertise }),
     },
     ...(flags.serialLogDir !== undefined && { serialLogDir: flags.serialLogDir }),
+    ...(flags.agentTimeout !== undefined && {
+      timeouts: { agentBootMs: flags.agentTimeout * 1000 },
+    }),
+    ...(flags.bmcTimeout !== undefined && { bmcTimeoutMs: flags.bmcTimeout * 1000 }),
+    ...(flags.bmcRetries !== undefined && { bmcRetries: flags.bmcRetries }),
   };
 }
 
