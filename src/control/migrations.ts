@@ -2,7 +2,7 @@
  * Forward-only migrations of the control part (text and integer columns only). Collected by
  * src/store/migrate.ts.
  */
-import type { Kysely, Migration } from "kysely";
+import { type Kysely, type Migration, sql } from "kysely";
 import { createRequestLogTable } from "../store/request-log.js";
 
 /** The control part's migrations by name; names sort in application order. */
@@ -152,6 +152,22 @@ export const controlMigrations: Record<string, Migration> = {
           .alterTable("control_machines")
           .addColumn(column, "text", (c) => c.notNull().defaultTo(""))
           .execute();
+    },
+  },
+  // Hosts and conductor groups are both owned by one executor account (host-owners.ts).
+  "2026_12_03_008_control_executor_owners": {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("control_executor_owners")
+        .addColumn("kind", "text", (c) => c.notNull())
+        .addColumn("scope", "text", (c) => c.notNull())
+        .addColumn("account_uuid", "text", (c) => c.notNull())
+        .addColumn("created_at", "text", (c) => c.notNull())
+        .addPrimaryKeyConstraint("control_executor_owners_pk", ["kind", "scope"])
+        .execute();
+      await sql`insert into control_executor_owners (kind, scope, account_uuid, created_at)
+        select 'host', host_uuid, account_uuid, created_at from control_host_owners`.execute(db);
+      await db.schema.dropTable("control_host_owners").execute();
     },
   },
 };

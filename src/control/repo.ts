@@ -17,6 +17,7 @@ import type {
   TaskKind,
   TaskState,
 } from "./model.js";
+import type { OwnedScope } from "./tables.js";
 
 type Db = Kysely<Database>;
 type MachineRow = Database["control_machines"];
@@ -530,22 +531,33 @@ export async function getConsole(db: Db, uuid: string) {
     .executeTakeFirst();
 }
 
-/** Binds a host to an account unless it is bound already; answers the owner either way. */
-export async function bindHost(db: Db, hostUuid: string, accountUuid: string, at: string) {
+/** Binds a scope (a host or a conductor group) to an account unless bound; answers the owner. */
+export async function bindScope(
+  db: Db,
+  kind: OwnedScope,
+  scope: string,
+  accountUuid: string,
+  at: string,
+) {
   await db
-    .insertInto("control_host_owners")
-    .values({ host_uuid: hostUuid, account_uuid: accountUuid, created_at: at })
-    .onConflict((oc) => oc.column("host_uuid").doNothing())
+    .insertInto("control_executor_owners")
+    .values({ kind, scope, account_uuid: accountUuid, created_at: at })
+    .onConflict((oc) => oc.columns(["kind", "scope"]).doNothing())
     .execute();
-  return (await hostOwner(db, hostUuid)) ?? accountUuid;
+  return (await scopeOwner(db, kind, scope)) ?? accountUuid;
 }
 
-/** The account that runs a host's tasks, undefined while none does. */
-export async function hostOwner(db: Db, hostUuid: string): Promise<string | undefined> {
+/** The account that runs a scope's tasks, undefined while none does. */
+export async function scopeOwner(
+  db: Db,
+  kind: OwnedScope,
+  scope: string,
+): Promise<string | undefined> {
   const r = await db
-    .selectFrom("control_host_owners")
+    .selectFrom("control_executor_owners")
     .select("account_uuid")
-    .where("host_uuid", "=", hostUuid)
+    .where("kind", "=", kind)
+    .where("scope", "=", scope)
     .executeTakeFirst();
   return r?.account_uuid;
 }

@@ -4,6 +4,9 @@
  */
 import type { RequestLogTable } from "../store/request-log.js";
 
+/** What an executor account can own: a host (by provider UUID) or a conductor group (by name). */
+export type OwnedScope = "host" | "conductor_group";
+
 export interface ControlTables {
   control_machines: {
     uuid: string;
@@ -110,9 +113,11 @@ export interface ControlTables {
     created_at: string;
     updated_at: string;
   };
-  /** The executor account that runs each host's tasks (host-owners.ts). */
-  control_host_owners: {
-    host_uuid: string;
+  /** The executor account that runs each host's or conductor group's tasks (host-owners.ts). */
+  control_executor_owners: {
+    kind: OwnedScope;
+    /** The host's provider UUID, or the conductor group's name. */
+    scope: string;
     account_uuid: string;
     created_at: string;
   };

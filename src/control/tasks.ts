@@ -9,7 +9,7 @@ import { newUuid, nowIso } from "../platform/ids.js";
 import type { Principal } from "../platform/principal.js";
 import { RetryTransaction } from "../store/store.js";
 import type { ControlDeps } from "./deps.js";
-import { claimHosts, mayRunOn } from "./host-owners.js";
+import { claimConductorGroup, claimHosts, mayReport } from "./host-owners.js";
 import type { Machine, Task, TaskFailure } from "./model.js";
 import type { NodeInventory, PowerState } from "./node-model.js";
 import * as nodeRepo from "./node-repo.js";
@@ -75,6 +75,7 @@ export async function leaseTasks(
     p,
     hosts.map((uuid, i) => ({ uuid, ref: input.hosts[i] ?? uuid })),
   );
+  if (input.conductorGroup !== "") await claimConductorGroup(deps, p, input.conductorGroup);
 
   const at = nowIso();
   for (const c of input.consoles) await repo.saveConsole(store.db, c.machineUuid, tail(c.text), at);
@@ -148,7 +149,7 @@ export async function reportTask(
   const { store } = deps;
   const task = await repo.getTask(store.db, input.taskUuid);
   // Another executor account's task answers exactly like one that does not exist.
-  if (!task || !(await mayRunOn(deps, p, task.hostUuid)))
+  if (!task || !(await mayReport(deps, p, task)))
     throw MulliganError.notFound("task", input.taskUuid, "task_uuid");
   if (task.state === "cancelled") return { leaseUntil: "", cancelled: true };
   if (task.state !== "leased" || task.leaseToken !== input.leaseToken)
