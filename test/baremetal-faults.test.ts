@@ -6,12 +6,24 @@
  *   verifies first) succeeds;
  * - a deploy agent that never calls back (the conductor now serves the boot on another port, so
  *   the node's iPXE finds nothing): the deploy times out with AGENT_TIMEOUT, the machine ends
- *   ERROR with nothing held, the node is DEPLOY_FAILED and not handed out again until cleaned.
+ *   ERROR with nothing held, the node is DEPLOY_FAILED and not handed out again until cleaned;
+ * - the conductor (a `mulligan executor` child) SIGKILLed while writing the image: started again,
+ *   the redelivered deploy fails CONDUCTOR_RESTARTED, the BMC reads the node off, nothing held;
+ * - the image's bytes changed after the conductor hashed them (before the agent fetches them):
+ *   the agent's read-back check fails IMAGE_CHECKSUM_MISMATCH.
  * The tests run in order on the same node. Needs what baremetal-suite.ts needs.
  */
 import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  copyFileSync,
+  mkdtempSync,
+  openSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -21,8 +33,6 @@ import { createBmcDriver } from "../src/executor/drivers/bmc-factory.js";
 import { QemuDriver } from "../src/executor/drivers/qemu/qemu-driver.js";
 import { Executor } from "../src/executor/executor.js";
 import {
-  ImageFormat,
-  ImageService,
   type Machine,
   MachineKind,
   MachineService,
@@ -30,13 +40,19 @@ import {
 } from "../src/gen/mulligan/control/v1/control_pb.js";
 import {
   BmcDriver,
-  type Node,
   NodeService,
   NodeState,
+  PowerState,
 } from "../src/gen/mulligan/control/v1/node_pb.js";
 import { AccountKind, IdentityService, Role } from "../src/gen/mulligan/iam/v1/iam_pb.js";
 import { type SimNode, startSimNode } from "../src/sim/fleet.js";
-import { requireTools } from "./bmc-helpers.js";
+import {
+  AGENT_DIR,
+  IMAGE_DIR,
+  registerDeployImage,
+  requireBareMetal,
+  untilNode as untilNodeOf,
+} from "./baremetal-helpers.js";
 import {
   assertNothingHeld,
   closedPort,
@@ -47,9 +63,6 @@ import {
 } from "./harness.js";
 import { killChild, spawnMulligan } from "./machine-helpers.js";
 
-const REPO = join(import.meta.dirname, "..");
-const AGENT_DIR = join(REPO, ".cache", "deploy-agent");
-const IMAGE_DIR = join(REPO, ".cache", "deploy-image");
 const PASSWORD = "faults-Bmc-Secret";
 const LONG: ConductorTimeouts = { agentBootMs: 240_000, commandMs: 240_000, osBootMs: 180_000 };
 const logger = pino({ level: process.env.MULLIGAN_TEST_LOG ?? "silent" });
@@ -67,20 +80,8 @@ describe("bare-metal faults (ipmi BMC, iPXE, deploy agent, real QEMU) [sqlite]",
 
   const nodes = () => (server as TestServer).client(NodeService);
   const machines = () => (server as TestServer).client(MachineService);
-  /** The node once it is `want` (or, with `orFailed`, in its failure state). */
-  const untilNode = async (want: NodeState, ms: number, orFailed = false): Promise<Node> => {
-    const end = Date.now() + ms;
-    for (;;) {
-      const n = (await nodes().getNode({ node: "bm-f" })).node;
-      if (n?.state === want) return n;
-      const failed = n && n.failedState !== NodeState.UNSPECIFIED && n.state === n.failedState;
-      if ((failed && !orFailed) || Date.now() > end)
-        assert.fail(
-          `node is ${NodeState[n?.state ?? 0]} (${n?.lastError?.reason} ${n?.message}), not ${NodeState[want]}`,
-        );
-      await new Promise((r) => setTimeout(r, 500));
-    }
-  };
+  const untilNode = (want: NodeState, ms: number, orFailed = false) =>
+    untilNodeOf(server as TestServer, "bm-f", want, ms, orFailed);
   const untilMachine = async (uuid: string, want: MachineState, ms: number): Promise<Machine> => {
     const end = Date.now() + ms;
     for (;;) {
@@ -126,17 +127,7 @@ describe("bare-metal faults (ipmi BMC, iPXE, deploy agent, real QEMU) [sqlite]",
     ).machine as Machine;
 
   before(async () => {
-    await requireTools([
-      ["qemu-system-x86_64", "qemu-system-x86"],
-      ["qemu-img", "qemu-utils"],
-      ["ipmi_sim", "openipmi"],
-      ["ipmitool", "ipmitool"],
-    ]);
-    for (const [file, script] of [
-      [join(AGENT_DIR, "initrd.img"), "scripts/build-deploy-agent.sh"],
-      [join(IMAGE_DIR, "disk.raw"), "scripts/build-deploy-image.sh"],
-    ] as const)
-      if (!existsSync(file)) throw new Error(`${file} is missing: run ${script} first`);
+    await requireBareMetal();
     store = await freshStore("sqlite");
     // Short task leases: a killed conductor's deploy is delivered again within seconds.
     server = await startTestServer(store.url, undefined, {
@@ -208,19 +199,7 @@ describe("bare-metal faults (ipmi BMC, iPXE, deploy agent, real QEMU) [sqlite]",
 
   test("an agent that never calls back: AGENT_TIMEOUT, DEPLOY_FAILED, nothing held, not handed out until cleaned", async () => {
     const s = server as TestServer;
-    const meta = JSON.parse(readFileSync(join(IMAGE_DIR, "image.json"), "utf8"));
-    await s.client(ImageService).registerImage({
-      name: "deploy-os",
-      source: {
-        case: "disk",
-        value: {
-          source: join(IMAGE_DIR, "disk.raw"),
-          format: ImageFormat.RAW,
-          sha256: meta.sha256,
-        },
-      },
-      bootMarker: meta.boot_marker,
-    });
+    await registerDeployImage(s, "deploy-os");
     // The node keeps netbooting from bootPort; the conductor now serves another port: mute agent.
     await startConductor(await closedPort(), { ...LONG, agentBootMs: 20_000 });
     const m = await provisionTiny("metal-mute");
@@ -305,6 +284,51 @@ describe("bare-metal faults (ipmi BMC, iPXE, deploy agent, real QEMU) [sqlite]",
     } finally {
       await bmc.close();
     }
+    await assertNothingHeld(s, m.uuid);
+  });
+
+  test("bytes changed after the conductor hashed them: the agent's on-disk check fails IMAGE_CHECKSUM_MISMATCH", async () => {
+    const s = server as TestServer;
+    // The conductor from the previous test cleans the node back to AVAILABLE first.
+    await nodes().cleanNode({ node: "bm-f" });
+    await untilNode(NodeState.AVAILABLE, 400_000);
+    const copy = join(work, "disk-copy.raw");
+    copyFileSync(join(IMAGE_DIR, "disk.raw"), copy);
+    await registerDeployImage(s, "deploy-os-copy", copy);
+    const m = (
+      await machines().provision({
+        spec: {
+          name: "metal-corrupt",
+          image: "deploy-os-copy",
+          kind: MachineKind.BAREMETAL,
+          groups: [{ resources: { CUSTOM_BAREMETAL_TINY: 1n } }],
+        },
+      })
+    ).machine as Machine;
+    // The conductor verified and hashed the image, published it and powers the node on; the
+    // agent fetches it only after booting: change the served bytes in that window.
+    const end = Date.now() + 300_000;
+    for (;;) {
+      const n = (await nodes().getNode({ node: "bm-f" })).node;
+      if (n?.state === NodeState.DEPLOYING && n.powerState === PowerState.ON) break;
+      if (
+        Date.now() > end ||
+        (n && n.state !== NodeState.DEPLOYING && n.state !== NodeState.AVAILABLE)
+      )
+        assert.fail(
+          `node ${NodeState[n?.state ?? 0]} (${n?.message}) was never powered on to deploy`,
+        );
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const fd = openSync(copy, "r+");
+    writeSync(fd, Buffer.alloc(4096, 0x5a), 0, 4096, 0);
+    closeSync(fd);
+
+    const failed = await untilMachine(m.uuid, MachineState.ERROR, 400_000);
+    assert.equal(failed.reason, "IMAGE_CHECKSUM_MISMATCH", failed.message);
+    const node = (await nodes().getNode({ node: "bm-f" })).node;
+    assert.equal(node?.state, NodeState.DEPLOY_FAILED);
+    assert.equal(node?.lastError?.reason, "IMAGE_CHECKSUM_MISMATCH");
     await assertNothingHeld(s, m.uuid);
   });
 });

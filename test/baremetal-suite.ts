@@ -10,7 +10,7 @@
  * One suite per BMC protocol (baremetal-e2e.test.ts, baremetal-redfish-e2e.test.ts).
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -18,21 +18,19 @@ import pino from "pino";
 import { QemuDriver } from "../src/executor/drivers/qemu/qemu-driver.js";
 import { Executor } from "../src/executor/executor.js";
 import {
-  ImageFormat,
-  ImageService,
   MachineKind,
   MachineService,
   MachineState,
 } from "../src/gen/mulligan/control/v1/control_pb.js";
-import {
-  BmcDriver,
-  type Node,
-  NodeService,
-  NodeState,
-} from "../src/gen/mulligan/control/v1/node_pb.js";
+import { BmcDriver, NodeService, NodeState } from "../src/gen/mulligan/control/v1/node_pb.js";
 import { AccountKind, IdentityService, Role } from "../src/gen/mulligan/iam/v1/iam_pb.js";
 import { type SimNode, startSimNode } from "../src/sim/fleet.js";
-import { requireTools } from "./bmc-helpers.js";
+import {
+  AGENT_DIR,
+  registerDeployImage,
+  requireBareMetal,
+  untilNode as untilNodeOf,
+} from "./baremetal-helpers.js";
 import {
   assertNothingHeld,
   closedPort,
@@ -42,9 +40,6 @@ import {
   type TestServer,
 } from "./harness.js";
 
-const REPO = join(import.meta.dirname, "..");
-const AGENT_DIR = join(REPO, ".cache", "deploy-agent");
-const IMAGE_DIR = join(REPO, ".cache", "deploy-image");
 const PASSWORD = "e2e-Bmc-Secret";
 const logger = pino({ level: process.env.MULLIGAN_TEST_LOG ?? "silent" });
 
@@ -72,33 +67,11 @@ export function bareMetalSuite(bmcKind: "ipmi" | "redfish"): void {
         skipTlsVerify: e.verifyTls === false,
       };
     };
-    const untilNode = async (ref: string, want: NodeState, ms: number): Promise<Node> => {
-      const end = Date.now() + ms;
-      for (;;) {
-        const n = (await nodes().getNode({ node: ref })).node;
-        if (n?.state === want) return n;
-        const failed = n && n.failedState !== NodeState.UNSPECIFIED && n.state === n.failedState;
-        if (failed || Date.now() > end)
-          assert.fail(
-            `node ${ref} is ${NodeState[n?.state ?? 0]} (${n?.lastError?.reason} ${n?.message}), not ${NodeState[want]}`,
-          );
-        await new Promise((r) => setTimeout(r, 500));
-      }
-    };
+    const untilNode = (ref: string, want: NodeState, ms: number) =>
+      untilNodeOf(server as TestServer, ref, want, ms);
 
     before(async () => {
-      await requireTools([
-        ["qemu-system-x86_64", "qemu-system-x86"],
-        ["qemu-img", "qemu-utils"],
-        ["ipmi_sim", "openipmi"],
-        ["ipmitool", "ipmitool"],
-      ]);
-      for (const [dir, script] of [
-        [AGENT_DIR, "scripts/build-deploy-agent.sh"],
-        [IMAGE_DIR, "scripts/build-deploy-image.sh"],
-      ] as const)
-        if (!existsSync(join(dir, dir === AGENT_DIR ? "initrd.img" : "disk.raw")))
-          throw new Error(`${dir} is missing: run ${script} first`);
+      await requireBareMetal();
       store = await freshStore("sqlite");
       server = await startTestServer(store.url);
       const s = server;
@@ -199,19 +172,7 @@ export function bareMetalSuite(bmcKind: "ipmi" | "redfish"): void {
       await untilNode("bm-1", NodeState.AVAILABLE, 400_000);
       lap("cleaned");
 
-      const meta = JSON.parse(readFileSync(join(IMAGE_DIR, "image.json"), "utf8"));
-      await s.client(ImageService).registerImage({
-        name: "deploy-os",
-        source: {
-          case: "disk",
-          value: {
-            source: join(IMAGE_DIR, "disk.raw"),
-            format: ImageFormat.RAW,
-            sha256: meta.sha256,
-          },
-        },
-        bootMarker: meta.boot_marker,
-      });
+      await registerDeployImage(s, "deploy-os");
       const machines = s.client(MachineService);
       const m = (
         await machines.provision({
