@@ -95,9 +95,12 @@ export async function watchArgv<T>(
   })();
   try {
     const result = await work();
+    // The pass under way when the work ends still counts: wait for it before counting (the
+    // work can be quicker than one pass over /proc).
+    done = true;
+    await Promise.race([sampler, sleep(5000)]);
     return { result, leaks, samples };
   } finally {
     done = true;
-    await Promise.race([sampler, sleep(5000)]);
   }
 }
