@@ -364,14 +364,14 @@ for (const kind of STORE_KINDS) {
       const { iamHost, metaHost } = hosts();
       const stream = clientAt(Health, metaHost.url).watch({ service: MetadataService.typeName });
       const seen: Status[] = [];
-      const done = (async () => {
-        for await (const r of stream) {
-          seen.push(r.status);
-          if (seen.length === 1) void metaHost.stop(2000);
-        }
-      })();
-      await done;
+      let stopped: Promise<void> | undefined;
+      for await (const r of stream) {
+        seen.push(r.status);
+        if (seen.length === 1) stopped = metaHost.stop(2000);
+      }
       assert.deepEqual(seen, [Status.SERVING, Status.NOT_SERVING]);
+      // NOT_SERVING goes out first; the catalog row is gone once stop() has finished.
+      await stopped;
       const { endpoints } = await clientAt(CatalogService, iamHost.url).getCatalog({});
       assert.deepEqual(
         endpoints.map((e) => e.service),
