@@ -32,7 +32,7 @@ const WORKLOADS: Record<string, { load: () => Promise<Workload>; help: string }>
     load: () => import("./coldstart.js") as Promise<Workload>,
     help:
       "start on 70,000 providers and ~558,000 allocations: ready_s, rss_mb\n" +
-      "              [--trees 10000] [--store sqlite|postgres]",
+      "              [--trees 10000] [--store sqlite|postgres] [--entry dist|source]",
   },
   provision: {
     load: () => import("./provision.js") as Promise<Workload>,

@@ -30,9 +30,7 @@ export async function spawnExecutor(o: ExecutorStart): Promise<BenchExecutor> {
   const child = spawn(
     process.execPath,
     [
-      "--import",
-      "tsx",
-      join(REPO_ROOT, "src/cli/main.ts"),
+      join(REPO_ROOT, "bin/mulligan.mjs"),
       "--server",
       o.server,
       "executor",

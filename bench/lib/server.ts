@@ -1,5 +1,5 @@
 /**
- * A real Mulligan server for benches: `node --import tsx src/cli/main.ts serve` as a child
+ * A real Mulligan server for benches: `node bin/mulligan.mjs serve` (what operators run) as a child
  * process on a loopback port, bootstrapped over gRPC, reached through the public SDK pieces.
  *
  * API (stable; bench/placement/** imports it):
@@ -106,9 +106,7 @@ export async function startMulligan(options: StartOptions): Promise<MulliganServ
   const profileDir = process.env.MULLIGAN_BENCH_PROFILE;
   const args = [
     ...(profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : []),
-    "--import",
-    "tsx",
-    join(REPO_ROOT, "src/cli/main.ts"),
+    join(REPO_ROOT, "bin/mulligan.mjs"),
     "serve",
     "--listen",
     `127.0.0.1:${port}`,
