@@ -21,7 +21,18 @@ const flags = args.filter((a) => a.startsWith("-"));
 const list = files.length > 0 ? files : [...find("src"), ...find("test")].sort();
 const result = spawnSync(
   process.execPath,
-  ["--import", "tsx", "--test", "--test-concurrency=2", "--test-timeout=300000", ...flags, ...list],
+  [
+    "--enable-source-maps",
+    "--import",
+    "tsx",
+    "--import",
+    "./test/preload-assert.mjs",
+    "--test",
+    "--test-concurrency=2",
+    "--test-timeout=300000",
+    ...flags,
+    ...list,
+  ],
   { stdio: "inherit" },
 );
 process.exit(result.status ?? 1);
