@@ -19,27 +19,11 @@ import {
 } from "../src/gen/mulligan/control/v1/control_pb.js";
 import { ResourceService } from "../src/gen/mulligan/resource/v1/resource_pb.js";
 import { assertNothingHeld, expectGrpcError, forEachStore, type TestServer } from "./harness.js";
+import { addHost, registerKernelImage } from "./machine-helpers.js";
 
-const SHA = "a".repeat(64);
 const groups = (vcpu: number, mem = 256) => [
   { resources: { VCPU: BigInt(vcpu), MEMORY_MB: BigInt(mem), DISK_GB: 1n } },
 ];
-
-async function addHost(s: TestServer, name: string, vcpu = 4): Promise<string> {
-  const r = s.client(ResourceService);
-  const p = (await r.createProvider({ name, region: "lab" })).provider;
-  assert.ok(p);
-  await r.setInventories({
-    provider: p.uuid,
-    generation: p.generation,
-    inventories: [
-      { resourceClass: "VCPU", total: BigInt(vcpu) },
-      { resourceClass: "MEMORY_MB", total: 4096n },
-      { resourceClass: "DISK_GB", total: 100n },
-    ],
-  });
-  return p.uuid;
-}
 
 /** Waits until the machine is in `state` (or fails after `ms`). */
 async function until(
@@ -85,20 +69,7 @@ forEachStore(
       await s.meta().createRegion({ name: "lab" });
       hostA = await addHost(s, "host-a");
       hostB = await addHost(s, "host-b");
-      await s.client(ImageService).registerImage({
-        name: "tiny",
-        source: {
-          case: "kernel",
-          value: {
-            kernel: "/k",
-            kernelSha256: SHA,
-            initrd: "/i",
-            initrdSha256: SHA,
-            cmdline: "console=ttyS0",
-          },
-        },
-        bootMarker: "READY",
-      });
+      await registerKernelImage(s, "tiny", { bootMarker: "READY", cmdline: "console=ttyS0" });
       executorToken = await s.tokenFor({ role: "executor", project: null, kind: "executor" });
     });
 

@@ -10,18 +10,12 @@ import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import {
-  ImageService,
-  MachineService,
-  MachineState,
-} from "../src/gen/mulligan/control/v1/control_pb.js";
+import { MachineService, MachineState } from "../src/gen/mulligan/control/v1/control_pb.js";
 import { ResourceService } from "../src/gen/mulligan/resource/v1/resource_pb.js";
 import type { Host } from "../src/host/host.js";
 import { openStore } from "../src/store/store.js";
 import { type FreshStore, freshStore, STORE_KINDS, startHost, startTestServer } from "./harness.js";
-import { eventually, untilState } from "./machine-helpers.js";
-
-const SHA = "c".repeat(64);
+import { addHost, eventually, registerKernelImage, untilState } from "./machine-helpers.js";
 
 for (const kind of STORE_KINDS) {
   describe(`claims left by an interrupted release are released at start [${kind}]`, () => {
@@ -37,25 +31,8 @@ for (const kind of STORE_KINDS) {
       const s = await startTestServer(store.url);
       await s.meta().createRegion({ name: "lab" });
       const r = s.client(ResourceService);
-      const host = (await r.createProvider({ name: "sweep-host", region: "lab" })).provider;
-      assert.ok(host);
-      await r.setInventories({
-        provider: host.uuid,
-        generation: host.generation,
-        inventories: [
-          { resourceClass: "VCPU", total: 4n },
-          { resourceClass: "MEMORY_MB", total: 4096n },
-          { resourceClass: "DISK_GB", total: 100n },
-        ],
-      });
-      await s.client(ImageService).registerImage({
-        name: "img",
-        source: {
-          case: "kernel",
-          value: { kernel: "/k", kernelSha256: SHA, initrd: "/i", initrdSha256: SHA, cmdline: "" },
-        },
-        bootMarker: "READY",
-      });
+      await addHost(s, "sweep-host");
+      await registerKernelImage(s, "img", { bootMarker: "READY" });
       const machines = s.client(MachineService);
       const held: string[] = [];
       for (const name of ["lost-release", "failed-teardown"]) {

@@ -2,7 +2,8 @@
  * Helpers of the machine end-to-end suites: real `mulligan serve` and `mulligan executor`
  * child processes (so a test can SIGKILL them), the QEMU processes of a guest as `ps` sees
  * them, waiting for a machine's state, and the claim audit (what the resource part holds
- * against what the machines say they hold).
+ * against what the machines say they hold), and the in-process fixtures those suites share: a
+ * host provider with inventory and a kernel image that no executor ever boots.
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
@@ -12,14 +13,62 @@ import { join, resolve } from "node:path";
 import type { DescService } from "@bufbuild/protobuf";
 import { type Client, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { type MachineService, MachineState } from "../src/gen/mulligan/control/v1/control_pb.js";
+import {
+  ImageService,
+  type MachineService,
+  MachineState,
+} from "../src/gen/mulligan/control/v1/control_pb.js";
 import { IdentityService } from "../src/gen/mulligan/iam/v1/iam_pb.js";
-import type { ResourceService } from "../src/gen/mulligan/resource/v1/resource_pb.js";
+import { ResourceService } from "../src/gen/mulligan/resource/v1/resource_pb.js";
+import type { TestServer } from "./harness.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const MULLIGAN = join(ROOT, "bin", "mulligan.mjs");
 /** Child output is echoed when MULLIGAN_TEST_LOG is set (debugging a crash test). */
 const ECHO = process.env.MULLIGAN_TEST_LOG !== undefined;
+
+/** A host provider in region "lab" with `vcpu` VCPU, 4096 MEMORY_MB and 100 DISK_GB; its UUID. */
+export async function addHost(s: TestServer, name: string, vcpu = 4): Promise<string> {
+  const r = s.client(ResourceService);
+  const p = (await r.createProvider({ name, region: "lab" })).provider;
+  assert.ok(p, `provider ${name} created`);
+  await r.setInventories({
+    provider: p.uuid,
+    generation: p.generation,
+    inventories: [
+      { resourceClass: "VCPU", total: BigInt(vcpu) },
+      { resourceClass: "MEMORY_MB", total: 4096n },
+      { resourceClass: "DISK_GB", total: 100n },
+    ],
+  });
+  return p.uuid;
+}
+
+/**
+ * Registers a kernel + initrd image whose files never exist (for suites where the test plays the
+ * executor, so nothing boots it).
+ */
+export async function registerKernelImage(
+  s: TestServer,
+  name: string,
+  options: { bootMarker?: string; cmdline?: string } = {},
+): Promise<void> {
+  const sha = "a".repeat(64);
+  await s.client(ImageService).registerImage({
+    name,
+    source: {
+      case: "kernel",
+      value: {
+        kernel: "/k",
+        kernelSha256: sha,
+        initrd: "/i",
+        initrdSha256: sha,
+        cmdline: options.cmdline ?? "",
+      },
+    },
+    ...(options.bootMarker === undefined ? {} : { bootMarker: options.bootMarker }),
+  });
+}
 
 /** PIDs of live QEMU processes whose command line names this guest. */
 export function qemuProcesses(uuid: string): number[] {

@@ -9,40 +9,18 @@ import { test } from "node:test";
 import { Code } from "@connectrpc/connect";
 import {
   ExecutorService,
-  ImageService,
   MachineService,
   MachineState,
 } from "../src/gen/mulligan/control/v1/control_pb.js";
-import { ResourceService } from "../src/gen/mulligan/resource/v1/resource_pb.js";
 import { expectGrpcError, forEachStore } from "./harness.js";
-import { untilState } from "./machine-helpers.js";
-
-const SHA = "b".repeat(64);
+import { addHost, registerKernelImage, untilState } from "./machine-helpers.js";
 
 forEachStore("hosts belong to the executor account that runs them", (server) => {
   test("another executor account can neither lease nor report the host's tasks", async () => {
     const s = server();
     await s.meta().createRegion({ name: "lab" });
-    const r = s.client(ResourceService);
-    const host = (await r.createProvider({ name: "owned-host", region: "lab" })).provider;
-    assert.ok(host);
-    await r.setInventories({
-      provider: host.uuid,
-      generation: host.generation,
-      inventories: [
-        { resourceClass: "VCPU", total: 4n },
-        { resourceClass: "MEMORY_MB", total: 4096n },
-        { resourceClass: "DISK_GB", total: 100n },
-      ],
-    });
-    await s.client(ImageService).registerImage({
-      name: "img",
-      source: {
-        case: "kernel",
-        value: { kernel: "/k", kernelSha256: SHA, initrd: "/i", initrdSha256: SHA, cmdline: "" },
-      },
-      bootMarker: "READY",
-    });
+    const host = await addHost(s, "owned-host");
+    await registerKernelImage(s, "img", { bootMarker: "READY" });
     const owner = s.client(
       ExecutorService,
       await s.tokenFor({ role: "executor", project: null, kind: "executor" }),
@@ -71,10 +49,10 @@ forEachStore("hosts belong to the executor account that runs them", (server) => 
       })
     ).machine;
     assert.ok(m);
-    const [task] = (await owner.leaseTasks({ hosts: [host.uuid], waitSeconds: 10 })).tasks;
+    const [task] = (await owner.leaseTasks({ hosts: [host], waitSeconds: 10 })).tasks;
     assert.ok(task, "the owner gets the build");
     await expectGrpcError(
-      intruder.leaseTasks({ hosts: [host.uuid], waitSeconds: 0 }),
+      intruder.leaseTasks({ hosts: [host], waitSeconds: 0 }),
       Code.PermissionDenied,
       "HOST_OWNED_BY_ANOTHER_EXECUTOR",
     );

@@ -35,10 +35,15 @@ import {
   startTestServer,
   type TestServer,
 } from "./harness.js";
-import { eventually, qemuProcesses, untilState } from "./machine-helpers.js";
+import {
+  addHost,
+  eventually,
+  qemuProcesses,
+  registerKernelImage,
+  untilState,
+} from "./machine-helpers.js";
 import { type TestImage, testImage } from "./test-image.js";
 
-const SHA = "c".repeat(64);
 const logger = pino({ level: process.env.MULLIGAN_TEST_LOG ?? "silent" });
 const ago = (ms: number) => timestampFromDate(new Date(Date.now() - ms));
 
@@ -47,28 +52,12 @@ forEachStore("guest power reported by the host's executor", (server) => {
     const s = server();
     await s.meta().createRegion({ name: "lab" });
     const r = s.client(ResourceService);
-    const host = (await r.createProvider({ name: "power-host", region: "lab" })).provider;
-    assert.ok(host);
-    await r.setInventories({
-      provider: host.uuid,
-      generation: host.generation,
-      inventories: [
-        { resourceClass: "VCPU", total: 4n },
-        { resourceClass: "MEMORY_MB", total: 4096n },
-        { resourceClass: "DISK_GB", total: 100n },
-      ],
-    });
-    await s.client(ImageService).registerImage({
-      name: "img",
-      source: {
-        case: "kernel",
-        value: { kernel: "/k", kernelSha256: SHA, initrd: "/i", initrdSha256: SHA, cmdline: "" },
-      },
-    });
+    const host = await addHost(s, "power-host");
+    await registerKernelImage(s, "img");
     const token = () => s.tokenFor({ role: "executor", project: null, kind: "executor" });
     const owner = s.client(ExecutorService, await token());
     const intruder = s.client(ExecutorService, await token());
-    await owner.leaseTasks({ hosts: [host.uuid], waitSeconds: 0 });
+    await owner.leaseTasks({ hosts: [host], waitSeconds: 0 });
     const machines = s.client(MachineService);
     const m = (
       await machines.provision({
@@ -80,7 +69,7 @@ forEachStore("guest power reported by the host's executor", (server) => {
       })
     ).machine;
     assert.ok(m);
-    const [task] = (await owner.leaseTasks({ hosts: [host.uuid], waitSeconds: 10 })).tasks;
+    const [task] = (await owner.leaseTasks({ hosts: [host], waitSeconds: 10 })).tasks;
     assert.ok(task);
     await owner.reportTask({
       taskUuid: task.uuid,
@@ -89,7 +78,7 @@ forEachStore("guest power reported by the host's executor", (server) => {
     });
     await untilState(machines, m.uuid, [MachineState.ACTIVE], 10_000);
     const report = {
-      host: host.uuid,
+      host: host,
       machineUuid: m.uuid,
       powerState: GuestPowerState.STOPPED,
       observedTime: ago(1_000),
