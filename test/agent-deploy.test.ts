@@ -14,12 +14,11 @@ import { existsSync, readFileSync } from "node:fs";
 import { mkdtemp, open, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { Writable } from "node:stream";
 import { after, before, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import pino from "pino";
 import { AgentError } from "../src/executor/boot/agent-protocol.js";
 import { BootServer, newAgentToken } from "../src/executor/boot/boot-server.js";
+import { capturingLogger } from "./harness.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const IPXE_ROM = "/usr/lib/ipxe/qemu/efi-virtio.rom";
@@ -32,7 +31,7 @@ const CPUS = 2;
 let dir: string;
 let server: BootServer;
 let guest: ChildProcess | undefined;
-const logLines: string[] = [];
+const { logger, lines: logLines } = capturingLogger();
 let failed = true;
 
 /** Fails with the apt-get line when a tool of this test is missing. */
@@ -115,15 +114,6 @@ async function readBytes(path: string, offset: number, length: number): Promise<
 before(async () => {
   requireTools();
   dir = await mkdtemp(join(tmpdir(), "agent-deploy-"));
-  const logger = pino(
-    { level: "debug" },
-    new Writable({
-      write(chunk, _enc, done) {
-        logLines.push(String(chunk));
-        done();
-      },
-    }),
-  );
   server = await BootServer.start({
     host: "127.0.0.1",
     advertiseHost: "10.0.2.2",

@@ -8,14 +8,13 @@ import assert from "node:assert/strict";
 import { access, chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Writable } from "node:stream";
 import { after, before, test } from "node:test";
-import pino from "pino";
 import { BmcError } from "../src/executor/drivers/bmc-driver.js";
 import { createBmcDriver } from "../src/executor/drivers/bmc-factory.js";
 import { IpmiDriver } from "../src/executor/drivers/ipmi/ipmi-driver.js";
 import { type SimNode, startSimNode } from "../src/sim/fleet.js";
 import { qmpStatus, requireTools, startBootServer, waitFor, watchArgv } from "./bmc-helpers.js";
+import { capturingLogger } from "./harness.js";
 
 const PASSWORD = "Ipmi-T3st-Secret";
 const FAST = { pollIntervalMs: 200, backoffMs: 100, powerTimeoutMs: 20_000 };
@@ -23,16 +22,7 @@ const FAST = { pollIntervalMs: 200, backoffMs: 100, powerTimeoutMs: 20_000 };
 let workDir: string;
 let node: SimNode;
 let boot: Awaited<ReturnType<typeof startBootServer>>;
-const logLines: string[] = [];
-const logger = pino(
-  { level: "debug" },
-  new Writable({
-    write(chunk, _enc, done) {
-      logLines.push(String(chunk));
-      done();
-    },
-  }),
-);
+const { logger, lines: logLines } = capturingLogger();
 
 before(async () => {
   await requireTools([

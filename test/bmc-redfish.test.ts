@@ -12,9 +12,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Writable } from "node:stream";
 import { after, before, test } from "node:test";
-import pino from "pino";
 import { BmcError } from "../src/executor/drivers/bmc-driver.js";
 import { createBmcDriver } from "../src/executor/drivers/bmc-factory.js";
 import { QmpClient } from "../src/executor/drivers/qemu/qmp-client.js";
@@ -24,6 +22,7 @@ import { redfishEmulator } from "../src/sim/redfish-emulator.js";
 import { SimMachine } from "../src/sim/sim-machine.js";
 import { simFiles } from "../src/sim/sim-qemu.js";
 import { qmpStatus, requireTools, startBootServer, waitFor, watchArgv } from "./bmc-helpers.js";
+import { capturingLogger } from "./harness.js";
 
 const PASSWORD = "Redfish-T3st-Secret";
 const FAST = { pollIntervalMs: 200, backoffMs: 100, powerTimeoutMs: 20_000 };
@@ -31,16 +30,7 @@ const FAST = { pollIntervalMs: 200, backoffMs: 100, powerTimeoutMs: 20_000 };
 let workDir: string;
 let node: SimNode;
 let boot: Awaited<ReturnType<typeof startBootServer>>;
-const logLines: string[] = [];
-const logger = pino(
-  { level: "debug" },
-  new Writable({
-    write(chunk, _enc, done) {
-      logLines.push(String(chunk));
-      done();
-    },
-  }),
-);
+const { logger, lines: logLines } = capturingLogger();
 
 function simNode(name: string, redfishTls = false) {
   return startSimNode({

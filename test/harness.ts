@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Writable } from "node:stream";
 import { after, before, describe } from "node:test";
 import type { DescService } from "@bufbuild/protobuf";
 import {
@@ -325,4 +326,22 @@ export async function assertNothingHeld(
     left instanceof ConnectError ? left.code === CodeEnum.NotFound : left.allocations.length === 0,
     message,
   );
+}
+
+/**
+ * A debug-level logger that keeps every line it writes, for tests that look for a message or
+ * check that a secret never reaches the log.
+ */
+export function capturingLogger(): { logger: Logger; lines: string[] } {
+  const lines: string[] = [];
+  const logger = pino(
+    { level: "debug" },
+    new Writable({
+      write(chunk, _enc, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    }),
+  );
+  return { logger, lines };
 }

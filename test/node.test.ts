@@ -7,11 +7,9 @@
  * it is cleaned, maintenance, and who may do what.
  */
 import assert from "node:assert/strict";
-import { Writable } from "node:stream";
 import { test } from "node:test";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
-import pino from "pino";
 import {
   ExecutorService,
   ImageService,
@@ -30,20 +28,11 @@ import {
 } from "../src/gen/mulligan/control/v1/node_pb.js";
 import { ResourceService } from "../src/gen/mulligan/resource/v1/resource_pb.js";
 import { openStore } from "../src/store/store.js";
-import { assertNothingHeld, expectGrpcError, forEachStore } from "./harness.js";
+import { assertNothingHeld, capturingLogger, expectGrpcError, forEachStore } from "./harness.js";
 
 const SHA = "b".repeat(64);
 const PASSWORD = "s3cret-Bmc-pw!";
-const logLines: string[] = [];
-const logger = pino(
-  { level: "debug" },
-  new Writable({
-    write(chunk, _enc, done) {
-      logLines.push(String(chunk));
-      done();
-    },
-  }),
-);
+const { logger, lines: logLines } = capturingLogger();
 
 type EnrollInit = MessageInitShape<typeof EnrollNodeRequestSchema>;
 const enrollReq = (
