@@ -28,7 +28,7 @@ import {
   spawnMulligan,
   untilState,
 } from "./machine-helpers.js";
-import { testImage } from "./test-image.js";
+import { testImage, testImageRequest } from "./test-image.js";
 
 const HOST = "kill-host";
 
@@ -94,20 +94,7 @@ describe("the executor is SIGKILLed mid-build and started again (real QEMU) [sql
             () => undefined,
           ),
     );
-    await s.client(ImageService).registerImage({
-      name: "tiny",
-      source: {
-        case: "kernel",
-        value: {
-          kernel: image.kernel,
-          kernelSha256: image.kernelSha256,
-          initrd: image.initrd,
-          initrdSha256: image.initrdSha256,
-          cmdline: image.cmdline,
-        },
-      },
-      bootMarker: image.bootMarker,
-    });
+    await s.client(ImageService).registerImage(testImageRequest(image));
   });
 
   after(async () => {

@@ -42,7 +42,7 @@ import {
   registerKernelImage,
   untilState,
 } from "./machine-helpers.js";
-import { type TestImage, testImage } from "./test-image.js";
+import { type TestImage, testImage, testImageRequest } from "./test-image.js";
 
 const logger = pino({ level: process.env.MULLIGAN_TEST_LOG ?? "silent" });
 const ago = (ms: number) => timestampFromDate(new Date(Date.now() - ms));
@@ -179,20 +179,7 @@ describe("a QEMU guest that stops by itself shows on its machine (real QEMU) [sq
       maxBuilds: 1,
       bootTimeoutMs: 90_000,
     });
-    await s.client(ImageService).registerImage({
-      name: "tiny",
-      source: {
-        case: "kernel",
-        value: {
-          kernel: image.kernel,
-          kernelSha256: image.kernelSha256,
-          initrd: image.initrd,
-          initrdSha256: image.initrdSha256,
-          cmdline: image.cmdline,
-        },
-      },
-      bootMarker: image.bootMarker,
-    });
+    await s.client(ImageService).registerImage(testImageRequest(image));
   });
 
   after(async () => {

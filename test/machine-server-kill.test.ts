@@ -31,7 +31,7 @@ import {
   ServeProcess,
   untilState,
 } from "./machine-helpers.js";
-import { testImage } from "./test-image.js";
+import { testImage, testImageRequest } from "./test-image.js";
 
 const logger = pino({ level: process.env.MULLIGAN_TEST_LOG ?? "silent" });
 const HOST = "crash-host";
@@ -88,20 +88,7 @@ for (const kind of STORE_KINDS) {
         maxBuilds: 1,
         bootTimeoutMs: 180_000,
       });
-      await server.client(ImageService).registerImage({
-        name: "tiny",
-        source: {
-          case: "kernel",
-          value: {
-            kernel: image.kernel,
-            kernelSha256: image.kernelSha256,
-            initrd: image.initrd,
-            initrdSha256: image.initrdSha256,
-            cmdline: image.cmdline,
-          },
-        },
-        bootMarker: image.bootMarker,
-      });
+      await server.client(ImageService).registerImage(testImageRequest(image));
     });
 
     after(async () => {

@@ -31,7 +31,7 @@ import {
   type TestServer,
 } from "./harness.js";
 import { qemuProcesses } from "./machine-helpers.js";
-import { type TestImage, testImage } from "./test-image.js";
+import { type TestImage, testImage, testImageRequest } from "./test-image.js";
 
 const SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHZ0ZXN0a2V5 e2e@test";
 const logger = pino({ level: process.env.MULLIGAN_TEST_LOG ?? "silent" });
@@ -100,22 +100,7 @@ describe("virtual machines end to end (real QEMU) [sqlite]", () => {
     // Hosts tie on free capacity and are tried in name order: the broken one first.
     await startExecutor("a-broken-host", created.secret, "/nonexistent/qemu-system-x86_64");
     await startExecutor("b-good-host", created.secret);
-    tiny = (
-      await s.client(ImageService).registerImage({
-        name: "tiny",
-        source: {
-          case: "kernel",
-          value: {
-            kernel: image.kernel,
-            kernelSha256: image.kernelSha256,
-            initrd: image.initrd,
-            initrdSha256: image.initrdSha256,
-            cmdline: image.cmdline,
-          },
-        },
-        bootMarker: image.bootMarker,
-      })
-    ).image;
+    tiny = (await s.client(ImageService).registerImage(testImageRequest(image))).image;
   });
 
   after(async () => {

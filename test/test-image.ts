@@ -50,3 +50,21 @@ export function testImage(): TestImage {
     initrdSha256: field("initrd_sha256"),
   };
 }
+
+/** The RegisterImage request for the test image (direct kernel boot) under `name`. */
+export function testImageRequest(image: TestImage, name = "tiny") {
+  return {
+    name,
+    source: {
+      case: "kernel" as const,
+      value: {
+        kernel: image.kernel,
+        kernelSha256: image.kernelSha256,
+        initrd: image.initrd,
+        initrdSha256: image.initrdSha256,
+        cmdline: image.cmdline,
+      },
+    },
+    bootMarker: image.bootMarker,
+  };
+}
