@@ -29,7 +29,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import type { DescService } from "@bufbuild/protobuf";
 import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import { createGrpcJsTransport, type GrpcJsTransport } from "../../src/client/grpcjs-transport.js";
 import { bearerToken } from "../../src/client/interceptors.js";
 import { IdentityService } from "../../src/gen/mulligan/iam/v1/iam_pb.js";
 import { type BenchStore, freshStore, type StoreKind } from "./store.js";
@@ -134,23 +134,24 @@ export async function startMulligan(options: StartOptions): Promise<MulliganServ
   }
   const servingAt = performance.now();
 
-  const sessions = new Map<string, Http2SessionManager>();
+  // The bench's callers use the grpc-js transport (decision 0011): on two shared cores a
+  // connect-node client would spend on itself much of the CPU the server is being measured on.
+  const transports = new Map<string, GrpcJsTransport>();
   const clients = new Map<string, Client<DescService>>();
   const clientOf = <T extends DescService>(service: T, connection: number, token: string) => {
     const key = `${service.typeName}|${connection}|${token}`;
     let c = clients.get(key);
     if (!c) {
-      const sessionKey = `${connection}|${token}`;
-      let session = sessions.get(sessionKey);
-      if (!session) {
-        session = new Http2SessionManager(url);
-        sessions.set(sessionKey, session);
+      const transportKey = `${connection}|${token}`;
+      let transport = transports.get(transportKey);
+      if (!transport) {
+        transport = createGrpcJsTransport({
+          baseUrl: url,
+          ownConnection: true,
+          interceptors: token ? [bearerToken(token)] : [],
+        });
+        transports.set(transportKey, transport);
       }
-      const transport = createGrpcTransport({
-        baseUrl: url,
-        sessionManager: session,
-        interceptors: token ? [bearerToken(token)] : [],
-      });
       c = createClient(service, transport) as unknown as Client<DescService>;
       clients.set(key, c);
     }
@@ -191,8 +192,8 @@ export async function startMulligan(options: StartOptions): Promise<MulliganServ
     client: (service, o = {}) => clientOf(service, o.connection ?? 0, o.token ?? token),
     rssMb: () => rssMbOf(pid),
     async stop(o = {}) {
-      for (const s of sessions.values()) s.abort();
-      sessions.clear();
+      for (const t of transports.values()) t.close();
+      transports.clear();
       clients.clear();
       await killChild(child);
       if (!o.keepStore) await store?.drop();

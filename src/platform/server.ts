@@ -1,13 +1,13 @@
 /**
- * The gRPC server of one process: HTTP/2 (cleartext on loopback, TLS elsewhere), every hosted
- * service behind the observe → authenticate interceptors, and a graceful shutdown that drains
- * in-flight calls without waiting on idle connections.
+ * The gRPC server of one process: HTTP/2 through `@grpc/grpc-js` (cleartext on loopback, TLS
+ * elsewhere; decision 0011), every hosted service behind the observe → authenticate
+ * interceptors, and a graceful shutdown that drains in-flight calls for a bounded time.
  */
 import { readFileSync } from "node:fs";
-import * as http2 from "node:http2";
-import type { AddressInfo } from "node:net";
+import { type AddressInfo, createServer, type Server as NetServer, type Socket } from "node:net";
 import { type ConnectRouter, createContextValues } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
+import * as grpc from "@grpc/grpc-js";
+import { registerConnectRoutes } from "./grpcjs-adapter.js";
 import { authenticate, type LoggerFor, observe } from "./interceptors.js";
 import type { Metrics } from "./metrics.js";
 import { assertPolicyCovers, type PolicyTable } from "./policy.js";
@@ -31,26 +31,19 @@ export interface ServerOptions {
 /** Largest request accepted (4 MiB), so one call cannot exhaust memory. */
 export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 
-export class GrpcServer {
-  private readonly sessions = new Set<http2.Http2Session>();
-  /** Every TCP connection, HTTP/2 or not yet: a half-open one would hold close() forever. */
-  private readonly sockets = new Set<import("node:net").Socket>();
+/** HTTP/2 memory one connection may hold (MB): ten 1.4 MB answers in flight exceed the default 10. */
+const SESSION_MEMORY_MB = 256;
 
+export class GrpcServer {
   private constructor(
-    private readonly server: http2.Http2Server | http2.Http2SecureServer,
+    private readonly server: grpc.Server,
+    private readonly listener: NetServer,
+    /** Every TCP connection, HTTP/2 or not yet: a half-open one would outlive the shutdown. */
+    private readonly sockets: Set<Socket>,
     readonly host: string,
     readonly port: number,
     readonly secure: boolean,
-  ) {
-    server.on("connection", (socket: import("node:net").Socket) => {
-      this.sockets.add(socket);
-      socket.on("close", () => this.sockets.delete(socket));
-    });
-    server.on("session", (s) => {
-      this.sessions.add(s);
-      s.on("close", () => this.sessions.delete(s));
-    });
-  }
+  ) {}
 
   /** Base URL clients use, e.g. http://127.0.0.1:7443. */
   get url(): string {
@@ -64,56 +57,67 @@ export class GrpcServer {
       assertPolicyCovers(s.desc, s.policy);
       policies.set(s.desc.typeName, s.policy);
     }
-    const handler = connectNodeAdapter({
-      routes: options.routes,
-      grpc: true,
-      grpcWeb: false,
-      connect: false,
-      readMaxBytes: MAX_MESSAGE_BYTES,
-      // Responses go uncompressed (compressed requests are still accepted): gzip of a
-      // 1.4 MB FindCandidates answer (limit 1,000) cost more server CPU than the search itself,
-      // far more than sending it on a datacenter network.
-      compressMinBytes: Number.MAX_SAFE_INTEGER,
+    // Responses go uncompressed (compressed requests are still accepted): gzip of a 1.4 MB
+    // FindCandidates answer (limit 1,000) cost more server CPU than the search itself, far
+    // more than sending it on a datacenter network.
+    const server = new grpc.Server({
+      "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
+      "grpc.max_send_message_length": -1,
+      "grpc-node.max_session_memory": SESSION_MEMORY_MB,
+    });
+    registerConnectRoutes(server, options.routes, {
       interceptors: [
         observe(options.loggerFor, options.metrics),
         authenticate(options.verifier, policies),
       ],
-      contextValues: (req) =>
-        createContextValues().set(peerAddressKey, req.socket?.remoteAddress ?? ""),
+      contextValues: (peer) => createContextValues().set(peerAddressKey, peer),
     });
-    const server = options.tls
-      ? http2.createSecureServer(
-          { cert: readFileSync(options.tls.certFile), key: readFileSync(options.tls.keyFile) },
-          handler,
+    const credentials = options.tls
+      ? grpc.ServerCredentials.createSsl(
+          null,
+          [
+            {
+              cert_chain: readFileSync(options.tls.certFile),
+              private_key: readFileSync(options.tls.keyFile),
+            },
+          ],
+          false,
         )
-      : http2.createServer(handler);
+      : grpc.ServerCredentials.createInsecure();
+    // Mulligan owns the listening socket and hands each connection to grpc-js, so that
+    // shutdown can close every connection, including ones that never became a session.
+    const injector = server.createConnectionInjector(credentials);
+    const sockets = new Set<Socket>();
+    const listener = createServer((socket) => {
+      sockets.add(socket);
+      socket.once("close", () => sockets.delete(socket));
+      injector.injectConnection(socket);
+    });
     await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(options.port, options.host, () => {
-        server.off("error", reject);
+      listener.once("error", reject);
+      listener.listen(options.port, options.host, () => {
+        listener.off("error", reject);
         resolve();
       });
     });
-    const address = server.address() as AddressInfo;
-    return new GrpcServer(server, options.host, address.port, options.tls !== undefined);
+    const { port } = listener.address() as AddressInfo;
+    return new GrpcServer(server, listener, sockets, options.host, port, options.tls !== undefined);
   }
 
   /**
-   * Stops accepting connections, sends GOAWAY on every session so clients stop sending new
-   * calls, lets in-flight calls finish for up to `drainMs`, then destroys what is left.
+   * Stops accepting connections and new calls (GOAWAY on every connection), lets in-flight
+   * calls finish for up to `drainMs`, then cancels what is left.
    */
   async shutdown(drainMs: number): Promise<void> {
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    for (const s of this.sessions) s.close();
+    const closed = new Promise<void>((resolve) => this.listener.close(() => resolve()));
+    const drained = new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
+    let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<void>((resolve) => {
-      const t = setTimeout(() => {
-        for (const s of this.sessions) s.destroy();
-        resolve();
-      }, drainMs);
-      t.unref();
+      timer = setTimeout(resolve, drainMs);
     });
-    await Promise.race([closed, deadline]);
-    for (const s of this.sessions) s.destroy();
+    await Promise.race([drained, deadline]);
+    clearTimeout(timer);
+    this.server.forceShutdown();
     for (const socket of this.sockets) socket.destroy();
     await closed;
   }
