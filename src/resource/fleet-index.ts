@@ -55,8 +55,6 @@ import {
 export const POLL_MS = 250;
 /** Rows read from the feed per query. */
 const FEED_BATCH = 5000;
-/** Delay before reading again rows that were committed but not yet final (PostgreSQL). */
-const PENDING_RETRY_MS = 5;
 
 /**
  * The live allocations of one class on one provider, with what answers the common window in
@@ -114,7 +112,7 @@ export class FleetIndex implements Snapshot, SnapshotSource {
   private roots: readonly string[] | null = null;
   private sharing: readonly string[] | null = null;
 
-  private cursor: FeedCursor = { seq: 0, txid: null };
+  private cursor: FeedCursor = { seq: 0, running: [] };
   private readonly full = new Set<string>();
   private readonly usage = new Set<string>();
   private feedWanted = false;
@@ -123,7 +121,6 @@ export class FleetIndex implements Snapshot, SnapshotSource {
   private waiting: Ticket[] = [];
   private pumping = false;
   private timer: NodeJS.Timeout | undefined;
-  private pendingTimer: NodeJS.Timeout | undefined;
   private unlisten: (() => Promise<void>) | undefined;
   private closed = false;
   /** Completed rounds (tests and metrics read it). */
@@ -177,7 +174,6 @@ export class FleetIndex implements Snapshot, SnapshotSource {
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.timer);
-    clearTimeout(this.pendingTimer);
     await this.unlisten?.();
   }
 
@@ -365,8 +361,7 @@ export class FleetIndex implements Snapshot, SnapshotSource {
         }
         fed ||= batch.rows.length > 0;
         cursor = batch.cursor;
-        if (batch.pending) this.followSoon();
-        if (batch.rows.length < FEED_BATCH) break;
+        if (!batch.more) break;
       }
     }
     for (const u of fullSet) usageSet.delete(u);
@@ -397,16 +392,6 @@ export class FleetIndex implements Snapshot, SnapshotSource {
     this.cursor = cursor;
     this.rounds++;
     if (fed) this.options.onFeed?.();
-  }
-
-  /** Reads the feed again shortly (rows were committed but older transactions still run). */
-  private followSoon(): void {
-    if (this.pendingTimer || this.closed) return;
-    this.pendingTimer = setTimeout(() => {
-      this.pendingTimer = undefined;
-      void this.follow();
-    }, PENDING_RETRY_MS);
-    this.pendingTimer.unref();
   }
 
   /** Replaces (or, with undefined, removes) one provider, keeping the side maps true. */

@@ -22,8 +22,6 @@ import * as repo from "./repo/changes.js";
 
 /** How often a watcher looks for changes other processes made. */
 const POLL_MS = 200;
-/** How soon a watcher looks again for rows committed but not yet final (PostgreSQL). */
-const PENDING_MS = 5;
 /** Most change rows read per poll. */
 const BATCH = 500;
 
@@ -175,7 +173,7 @@ export async function* watchProviders(
     const batch = await repo.feedAfter(deps.store, db, cursor, BATCH);
     cursor = batch.cursor;
     if (batch.rows.length === 0) {
-      await deps.notifier.wait(batch.pending ? PENDING_MS : POLL_MS, signal);
+      await deps.notifier.wait(POLL_MS, signal);
       continue;
     }
     for (const c of batch.rows) {

@@ -3,12 +3,11 @@
  * read as a feed by every process's fleet index and by WatchProviders.
  *
  * The database numbers the rows (SQLite's rowid, PostgreSQL's sequence), so concurrent writers
- * never conflict on the log. Reading it in order needs care on PostgreSQL, where a transaction
+ * never conflict on the log. On SQLite one transaction commits at a time, so number order is
+ * commit order and the cursor is simply the last number read. On PostgreSQL a transaction
  * holding a lower number may commit after one holding a higher number: each row records its
- * transaction id, and a reader takes only rows of transactions older than every transaction
- * still running (pg_snapshot_xmin), in (txid, seq) order. Such rows are final: nothing can
- * commit before them any more. SQLite commits one transaction at a time, so seq order is commit
- * order and the cursor is simply the last seq read.
+ * transaction id, and a reader remembers which transactions were still running when it read,
+ * so that it picks up their rows when they commit (see feedAfter).
  */
 import { type Kysely, sql } from "kysely";
 import type { Database } from "../../store/database.js";
@@ -43,7 +42,7 @@ export type ChangeKind = "created" | "updated" | "inventory" | "usage" | "delete
 
 /** Appends one change per provider (each once, in UUID order) inside the caller's transaction. */
 export async function appendChanges(
-  _store: Store,
+  store: Store,
   db: Db,
   providerUuids: readonly string[],
   change: ChangeKind,
@@ -51,10 +50,18 @@ export async function appendChanges(
 ): Promise<void> {
   const providers = [...new Set(providerUuids)].sort();
   if (providers.length === 0) return;
-  await db
-    .insertInto("resource_changes")
-    .values(providers.map((provider_uuid) => ({ provider_uuid, change, at })))
-    .execute();
+  if (store.serialCommits)
+    await db
+      .insertInto("resource_changes")
+      .values(providers.map((provider_uuid) => ({ provider_uuid, change, at })))
+      .execute();
+  // PostgreSQL: the transaction takes its id (the materialized CTE) before the rows take their
+  // numbers, so a reader that saw it neither committed nor running sees only higher numbers.
+  else
+    await sql`
+      WITH me AS MATERIALIZED (SELECT pg_current_xact_id() AS txid)
+      INSERT INTO resource_changes (txid, provider_uuid, change, at)
+      SELECT me.txid, p, ${change}, ${at} FROM me, unnest(${providers}::text[]) AS p`.execute(db);
   let seen = appendedThrough.get(db);
   if (!seen) {
     seen = new Map();
@@ -78,16 +85,15 @@ const STRENGTH: Record<ChangeKind, number> = {
   deleted: 2,
 };
 
-/** Where a reader of the log stands: after `seq` (SQLite), or after (txid, seq) (PostgreSQL). */
+/**
+ * Where a reader of the log stands: every row up to `seq` was read, and (PostgreSQL) the
+ * transactions still running at that read, whose rows may later commit with a number at or
+ * below `seq`.
+ */
 export interface FeedCursor {
   seq: number;
-  /** PostgreSQL only: the transaction id of the last row read, as text. */
-  txid: string | null;
-  /**
-   * PostgreSQL only: rows past the cursor that had already committed when the reader started
-   * (a transaction newer than the horizon committed before an older one); they are skipped.
-   */
-  seen?: ReadonlySet<number>;
+  /** PostgreSQL only: transaction ids (xid8, as text) in progress at the last read. */
+  running: readonly string[];
 }
 
 /** The position of "now": every change committed before the call is before it. */
@@ -97,27 +103,33 @@ export async function feedStart(store: Store, db: Db): Promise<FeedCursor> {
       .selectFrom("resource_changes")
       .select((eb) => eb.fn.max("seq").as("seq"))
       .executeTakeFirst();
-    return { seq: Number(top?.seq ?? 0), txid: null };
+    return { seq: Number(top?.seq ?? 0), running: [] };
   }
-  // One statement, one snapshot: the horizon and the rows beyond it already visible.
-  const { rows } = await sql<{ horizon: string; seen: (number | string)[] }>`
-    SELECT h.horizon::text AS horizon,
-           ARRAY(SELECT seq FROM resource_changes WHERE txid >= h.horizon) AS seen
-    FROM (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS horizon) h`.execute(db);
-  const row = rows[0];
-  // (horizon, -1): every row of a transaction at or after the horizon is past the cursor.
-  return { seq: -1, txid: row?.horizon ?? "0", seen: new Set((row?.seen ?? []).map(Number)) };
+  // One statement, one snapshot: the last number visible and who was still running.
+  const { rows } = await sql<{ seq: string | number | null; running: string[] }>`
+    SELECT (SELECT max(seq) FROM resource_changes) AS seq,
+           ARRAY(SELECT pg_snapshot_xip(pg_current_snapshot())::text) AS running`.execute(db);
+  return { seq: Number(rows[0]?.seq ?? 0), running: rows[0]?.running ?? [] };
 }
 
-/** A batch of final changes after `cursor`, oldest first, and the cursor after them. */
+/** A batch of changes after `cursor` and the cursor after them. */
 export interface FeedBatch {
   rows: ChangeRow[];
   cursor: FeedCursor;
-  /** PostgreSQL: rows exist that are committed or running but not yet final (read again soon). */
-  pending: boolean;
+  /** More rows are waiting (the batch was full): read again at once. */
+  more: boolean;
 }
 
-/** Reads up to `limit` final changes after `cursor`. */
+/**
+ * Reads the changes committed since `cursor`: up to `limit` rows numbered after it, plus every
+ * row of a transaction that was running at the last read (it may carry a lower number).
+ * PostgreSQL hands out numbers before commit, so number order is not commit order; what makes
+ * this complete is that every transaction is either visible to this read, in its list of
+ * running transactions, or takes its number after the read (appendChanges makes a transaction
+ * take its id before its number). A row may be read twice; readers re-read state, so that is
+ * harmless. Unlike waiting for every older transaction to end, a long transaction elsewhere on
+ * the server (another database, an idle session) delays nothing.
+ */
 export async function feedAfter(
   store: Store,
   db: Db,
@@ -133,30 +145,48 @@ export async function feedAfter(
       .limit(limit)
       .execute();
     const last = rows.at(-1);
-    return { rows, cursor: last ? { seq: last.seq, txid: null } : cursor, pending: false };
+    return {
+      rows,
+      cursor: last ? { seq: last.seq, running: [] } : cursor,
+      more: rows.length === limit,
+    };
   }
-  const txid = cursor.txid ?? "0";
-  const { rows } = await sql<ChangeRow & { txid: string; final: boolean }>`
-    SELECT seq, provider_uuid, change, at, txid::text AS txid,
-           txid < pg_snapshot_xmin(pg_current_snapshot()) AS final
-    FROM resource_changes
-    WHERE (txid, seq) > (${txid}::xid8, ${cursor.seq})
-    ORDER BY txid, seq
-    LIMIT ${limit + 1}`.execute(db);
-  const final: ChangeRow[] = [];
-  const seen = cursor.seen;
-  let next: FeedCursor = cursor;
-  let pending = false;
+  // One statement, one snapshot: the late rows of transactions running at the last read, the
+  // rows after the cursor, and who is running now.
+  const { rows } = await sql<{
+    part: number;
+    seq: string | number | null;
+    provider_uuid: string;
+    change: string;
+    at: string;
+    running: string[] | null;
+  }>`
+    SELECT 0 AS part, seq, provider_uuid, change, at, NULL::text[] AS running
+      FROM resource_changes
+      WHERE seq <= ${cursor.seq} AND txid = ANY(${[...cursor.running]}::xid8[])
+    UNION ALL
+    SELECT * FROM (
+      SELECT 1 AS part, seq, provider_uuid, change, at, NULL::text[] AS running
+        FROM resource_changes WHERE seq > ${cursor.seq} ORDER BY seq LIMIT ${limit}) later
+    UNION ALL
+    SELECT 2 AS part, NULL, NULL, NULL, NULL,
+           ARRAY(SELECT pg_snapshot_xip(pg_current_snapshot())::text)`.execute(db);
+  const out: ChangeRow[] = [];
+  let seq = cursor.seq;
+  let later = 0;
+  let running: readonly string[] = cursor.running;
   for (const r of rows) {
-    if (!r.final) {
-      pending = true;
-      break;
+    if (r.part === 2) {
+      running = r.running ?? [];
+      continue;
     }
-    if (final.length === limit) break;
-    const seq = Number(r.seq);
-    next = seen ? { seq, txid: r.txid, seen } : { seq, txid: r.txid };
-    if (seen?.has(seq)) continue;
-    final.push({ seq, provider_uuid: r.provider_uuid, change: r.change, at: r.at });
+    const n = Number(r.seq);
+    if (r.part === 1) {
+      later++;
+      if (n > seq) seq = n;
+    }
+    out.push({ seq: n, provider_uuid: r.provider_uuid, change: r.change, at: r.at });
   }
-  return { rows: final, cursor: next, pending };
+  out.sort((a, b) => a.seq - b.seq);
+  return { rows: out, cursor: { seq, running }, more: later === limit };
 }
