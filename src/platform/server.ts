@@ -88,7 +88,7 @@ export class GrpcServer {
     // shutdown can close every connection, including ones that never became a session.
     const injector = server.createConnectionInjector(credentials);
     const sockets = new Set<Socket>();
-    const listener = createServer((socket) => {
+    const listener = createServer({ noDelay: true }, (socket) => {
       sockets.add(socket);
       socket.once("close", () => sockets.delete(socket));
       injector.injectConnection(socket);
