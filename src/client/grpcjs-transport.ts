@@ -61,6 +61,9 @@ export function createGrpcJsTransport(options: GrpcJsTransportOptions): GrpcJsTr
     : grpc.credentials.createInsecure();
   const client = new grpc.Client(`${url.hostname}:${port}`, credentials, {
     "grpc.max_receive_message_length": -1,
+    // Room for a whole large answer (FindCandidates at limit 1,000 is ~1.4 MB) without waiting
+    // for window updates; HTTP/2's default is 64 KiB.
+    "grpc-node.flow_control_window": 16 * 1024 * 1024,
     ...(options.ownConnection ? { "grpc.use_local_subchannel_pool": 1 } : {}),
   });
   const baseUrl = options.baseUrl.replace(/\/$/, "");
