@@ -3,8 +3,8 @@
  * 1. `observe` — one JSON log line and the metrics of every call, and the boundary where any
  *    thrown error becomes a ConnectError with Mulligan's details;
  * 2. `authenticate` — verifies the bearer token and applies the service's policy table.
- * Note (connect-node): around a streaming response the interceptor returns when the stream
- * starts, so a stream is logged at its start.
+ * Note (connect-es invocation): around a streaming response the interceptor returns when the
+ * stream starts, so a stream is logged at its start.
  */
 import type { Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
@@ -79,7 +79,8 @@ async function* withWireErrors<T>(
 
 /**
  * Settles with the handler's result, or rejects with the signal's reason as soon as it aborts
- * (deadline passed, client gone): connect-node does not enforce deadlines on its own. The
+ * (deadline passed, client gone): the transport ends the call on the wire, but the handler's
+ * promise would still settle later and be logged with its own code. The
  * handler may still be running; it watches the same signal.
  */
 function untilDeadline<T>(result: Promise<T>, signal: AbortSignal): Promise<T> {
