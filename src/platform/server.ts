@@ -65,7 +65,11 @@ export class GrpcServer {
       "grpc.max_send_message_length": -1,
       "grpc-node.max_session_memory": SESSION_MEMORY_MB,
     });
+    const encoders = new Map<string, (message: unknown) => Uint8Array>();
+    for (const s of options.services)
+      for (const e of s.encoders ?? []) encoders.set(e.schema.typeName, e.encode);
     registerConnectRoutes(server, options.routes, {
+      encoders,
       interceptors: [
         observe(options.loggerFor, options.metrics),
         authenticate(options.verifier, policies),

@@ -4,7 +4,7 @@
  * which parts run in this process and wires their dependencies; a part never imports another
  * part's internals, only the interfaces in this folder.
  */
-import type { DescService } from "@bufbuild/protobuf";
+import type { DescMessage, DescService } from "@bufbuild/protobuf";
 import type { ConnectRouter } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import type { Store } from "../store/store.js";
@@ -17,6 +17,14 @@ export type Part = (typeof PARTS)[number];
 export interface HostedService {
   desc: DescService;
   policy: PolicyTable;
+  /** Faster encoders for some of its responses (each must give `toBinary`'s bytes). */
+  encoders?: readonly MessageEncoder[];
+}
+
+/** Encodes messages of one schema to the bytes `toBinary` would give, faster. */
+export interface MessageEncoder {
+  schema: DescMessage;
+  encode(message: unknown): Uint8Array;
 }
 
 export interface ServiceModule {

@@ -13,6 +13,7 @@ import { resourcePolicy } from "./policy.js";
 import { CHANGES_CHANNEL } from "./repo/changes.js";
 import { resourceService } from "./service.js";
 import { ChangeNotifier, coalescedNotify, notifyingStore } from "./watch.js";
+import { findCandidatesEncoder } from "./wire-encode.js";
 
 /** What the resource domain needs from its host. */
 export interface ResourceDeps extends ServiceDeps {
@@ -45,7 +46,9 @@ export function createResourceModule(base: ResourceDeps): ServiceModule {
   const runtime: ResourceRuntime = { ...base, store, notifier, index };
   return {
     part: "resource",
-    services: [{ desc: ResourceService, policy: resourcePolicy }],
+    services: [
+      { desc: ResourceService, policy: resourcePolicy, encoders: [findCandidatesEncoder] },
+    ],
     async start() {
       const started = performance.now();
       await index.start();
