@@ -8,17 +8,18 @@ import {
   type Allocation,
   AllocationSchema,
   type Candidate,
-  CandidateSchema,
   type Consumer,
   ConsumerSchema,
   type Explanation,
   ExplanationSchema,
   type FindCandidatesResponse,
-  FindCandidatesResponseSchema,
+  type GroupMapping,
   type ProviderAllocation,
   ProviderAllocationSchema,
+  type ProviderSummary,
   type Quota,
   QuotaSchema,
+  type ResourceSummary,
   type Usage,
   UsageSchema,
   type WatchProvidersResponse,
@@ -31,7 +32,7 @@ import type { ExplanationRecord } from "./model.js";
 import type { QuotaRecord } from "./quotas.js";
 import type { ProviderAllocationRecord, UsageRecord } from "./usages.js";
 import type { WatchEvent } from "./watch.js";
-import { inventoryMessage, providerMessage, resourceSummaryMessage } from "./wire.js";
+import { inventoryMessage, providerMessage } from "./wire.js";
 
 const timestamp = (iso: string) => timestampFromDate(new Date(iso));
 
@@ -67,35 +68,53 @@ function explanationMessage(e: ExplanationRecord): Explanation {
   });
 }
 
-/** Candidates with provider names, summaries, and the explanation when there is none. */
+/**
+ * Candidates with provider names, summaries, and the explanation when there is none. The
+ * answer can hold thousands of messages, so they are written as complete message objects
+ * (protobuf-es messages are plain objects with `$typeName`) rather than through `create`,
+ * which walks the schema for every one: 55 ms → a few ms for 1,000 candidates.
+ */
 export function candidatesResponse(found: FoundCandidates): FindCandidatesResponse {
-  const candidates: Candidate[] = found.candidates.map((c) =>
-    create(CandidateSchema, {
-      allocations: [...c.allocations].map(([uuid, resources]) =>
-        allocationMessage({
-          providerUuid: uuid,
-          providerName: found.providerNames.get(uuid) ?? "",
-          resources: { ...resources },
-        }),
-      ),
-      mappings: [...c.mappings].map(([suffix, providerUuids]) => ({
+  const candidates: Candidate[] = found.candidates.map((c) => {
+    const allocations: Allocation[] = [];
+    for (const [uuid, resources] of c.allocations)
+      allocations.push({
+        $typeName: "mulligan.resource.v1.Allocation",
+        providerUuid: uuid,
+        providerName: found.providerNames.get(uuid) ?? "",
+        resources: amounts(resources),
+      });
+    const mappings: GroupMapping[] = [];
+    for (const [suffix, providerUuids] of c.mappings)
+      mappings.push({
+        $typeName: "mulligan.resource.v1.GroupMapping",
         suffix,
         providerUuids: [...providerUuids],
-      })),
-    }),
-  );
-  return create(FindCandidatesResponseSchema, {
-    candidates,
-    providerSummaries: found.summaries.map((s) => ({
-      providerUuid: s.uuid,
-      providerName: s.name,
-      parentUuid: s.parentUuid ?? "",
-      rootUuid: s.rootUuid,
-      resources: s.resources.map(resourceSummaryMessage),
-      capabilities: [...s.capabilities],
-    })),
-    ...(found.explanation && { explanation: explanationMessage(found.explanation) }),
+      });
+    return { $typeName: "mulligan.resource.v1.Candidate", allocations, mappings };
   });
+  const providerSummaries: ProviderSummary[] = found.summaries.map((s) => ({
+    $typeName: "mulligan.resource.v1.ProviderSummary",
+    providerUuid: s.uuid,
+    providerName: s.name,
+    parentUuid: s.parentUuid ?? "",
+    rootUuid: s.rootUuid,
+    resources: s.resources.map(
+      (r): ResourceSummary => ({
+        $typeName: "mulligan.resource.v1.ResourceSummary",
+        resourceClass: r.resourceClass,
+        capacity: BigInt(r.capacity),
+        used: BigInt(r.used),
+      }),
+    ),
+    capabilities: [...s.capabilities],
+  }));
+  return {
+    $typeName: "mulligan.resource.v1.FindCandidatesResponse",
+    candidates,
+    providerSummaries,
+    explanation: found.explanation ? explanationMessage(found.explanation) : undefined,
+  };
 }
 
 export function providerAllocationMessage(a: ProviderAllocationRecord): ProviderAllocation {

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { create, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
+import { create, equals, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import { FindCandidatesResponseSchema } from "../gen/mulligan/resource/v1/resource_pb.js";
+import type { FoundCandidates } from "./claim-best.js";
+import { candidatesResponse } from "./wire-claims.js";
 import { encodeFindCandidatesResponse } from "./wire-encode.js";
 
 type Init = MessageInitShape<typeof FindCandidatesResponseSchema>;
@@ -110,5 +112,57 @@ test("encodes FindCandidatesResponse exactly as toBinary: random answers", () =>
       }),
     };
     same(init, `random answer ${i}`);
+  }
+});
+
+test("candidatesResponse builds complete messages: they survive a round trip and encode alike", () => {
+  const found: FoundCandidates = {
+    candidates: [
+      {
+        allocations: new Map<string, Record<string, number>>([
+          ["root-1", { VCPU: 2, MEMORY_MB: 4096 }],
+          ["disk-1", { DISK_GB: 40 }],
+        ]),
+        mappings: new Map([
+          ["", ["root-1", "disk-1"]],
+          ["GPU", []],
+        ]),
+      },
+    ],
+    summaries: [
+      {
+        uuid: "root-1",
+        name: "host-1",
+        parentUuid: null,
+        rootUuid: "root-1",
+        resources: [{ resourceClass: "VCPU", capacity: 64, used: 0 }],
+        capabilities: ["HW_CPU_X86_AVX2"],
+      },
+      {
+        uuid: "disk-1",
+        name: "",
+        parentUuid: "root-1",
+        rootUuid: "root-1",
+        resources: [],
+        capabilities: [],
+      },
+    ],
+    providerNames: new Map([["root-1", "host-1"]]),
+    explanation: null,
+  };
+  for (const explanation of [null, { summary: "why", steps: [] }]) {
+    const message = candidatesResponse({ ...found, explanation });
+    const bytes = toBinary(FindCandidatesResponseSchema, message);
+    assert.ok(
+      equals(
+        FindCandidatesResponseSchema,
+        fromBinary(FindCandidatesResponseSchema, bytes),
+        message,
+      ),
+      "the decoded answer equals the built one",
+    );
+    assert.ok(Buffer.from(encodeFindCandidatesResponse(message)).equals(Buffer.from(bytes)));
+    assert.equal(message.candidates[0]?.allocations[1]?.providerName, "", "unknown name");
+    assert.equal(message.providerSummaries[1]?.parentUuid, "root-1");
   }
 });
