@@ -31,6 +31,7 @@ import {
 } from "@connectrpc/connect";
 import { findTrailerError } from "@connectrpc/connect/protocol-grpc";
 import * as grpc from "@grpc/grpc-js";
+import { headersFromMetadata, metadataFromHeaders } from "./grpcjs-metadata.js";
 
 export interface GrpcJsTransportOptions {
   /** http://host:port or https://host:port. */
@@ -50,7 +51,15 @@ export interface GrpcJsTransport extends Transport {
 type HeadersInit = ConstructorParameters<typeof Headers>[0];
 
 /** Headers a caller may not set: grpc-js writes them itself. */
-const RESERVED = new Set(["content-type", "te", "grpc-timeout", "user-agent", "grpc-encoding"]);
+const CLIENT_WRITES = new Set([
+  "content-type",
+  "te",
+  "grpc-timeout",
+  "user-agent",
+  "grpc-encoding",
+]);
+const metadataOf = (headers: Headers) => metadataFromHeaders(headers, CLIENT_WRITES);
+const headersOf = (metadata: grpc.Metadata) => headersFromMetadata(metadata);
 
 export function createGrpcJsTransport(options: GrpcJsTransportOptions): GrpcJsTransport {
   const url = new URL(options.baseUrl);
@@ -112,7 +121,7 @@ export function createGrpcJsTransport(options: GrpcJsTransportOptions): GrpcJsTr
           );
           const onAbort = () => call.cancel();
           req.signal.addEventListener("abort", onAbort, { once: true });
-          call.on("metadata", (m: grpc.Metadata) => copyInto(responseHeader, m));
+          call.on("metadata", (m: grpc.Metadata) => headersFromMetadata(m, responseHeader));
           // The status comes after the callback: it carries the trailers.
           call.on("status", (status: grpc.StatusObject) => {
             req.signal.removeEventListener("abort", onAbort);
@@ -170,7 +179,7 @@ export function createGrpcJsTransport(options: GrpcJsTransportOptions): GrpcJsTr
         let status: grpc.StatusObject | undefined;
         call.on("status", (s: grpc.StatusObject) => {
           status = s;
-          copyInto(trailer, s.metadata);
+          headersFromMetadata(s.metadata, trailer);
         });
         // Wait for the response headers, or the end of a call that failed at once.
         const responseHeader = await new Promise<Headers>((resolve, reject) => {
@@ -233,27 +242,4 @@ function errorOf(status: Partial<grpc.StatusObject>, signal: AbortSignal): Conne
   headers.set("grpc-message", encodeURIComponent(status.details ?? ""));
   const error = findTrailerError(headers);
   return error ?? new ConnectError(status.details ?? "", (status.code ?? Code.Unknown) as Code);
-}
-
-function metadataOf(headers: Headers): grpc.Metadata {
-  const metadata = new grpc.Metadata();
-  headers.forEach((value, key) => {
-    if (RESERVED.has(key)) return;
-    if (key.endsWith("-bin")) metadata.add(key, Buffer.from(value, "base64"));
-    else metadata.add(key, value);
-  });
-  return metadata;
-}
-
-function headersOf(metadata: grpc.Metadata): Headers {
-  const headers = new Headers();
-  copyInto(headers, metadata);
-  return headers;
-}
-
-function copyInto(headers: Headers, metadata: grpc.Metadata): void {
-  for (const [key, values] of Object.entries(metadata.toJSON())) {
-    for (const value of values as (string | Buffer)[])
-      headers.append(key, typeof value === "string" ? value : value.toString("base64"));
-  }
 }

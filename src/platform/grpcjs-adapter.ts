@@ -30,7 +30,8 @@ import {
   transformInvokeImplementation,
 } from "@connectrpc/connect/protocol";
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
-import * as grpc from "@grpc/grpc-js";
+import type * as grpc from "@grpc/grpc-js";
+import { headersFromMetadata, metadataFromHeaders } from "../client/grpcjs-metadata.js";
 
 export interface AdapterOptions {
   interceptors: Interceptor[];
@@ -133,7 +134,7 @@ function contextOf(call: AnyCall, method: DescMethod, options: AdapterOptions) {
     url: call.getPath(),
     signal: controller.signal,
     timeoutMs: () => (bounded ? deadlineMs - Date.now() : undefined),
-    requestHeader: headersOf(call.metadata),
+    requestHeader: headersFromMetadata(call.metadata),
     responseHeader: new Headers(),
     responseTrailer: new Headers(),
     values: options.contextValues(peerAddress(call.getPeer())),
@@ -270,27 +271,9 @@ function statusOf(err: unknown, trailer: Headers): Partial<grpc.StatusObject> {
   return { code: error.code as number, details: error.rawMessage, metadata: metadataOf(headers) };
 }
 
-const RESERVED = new Set(["grpc-status", "grpc-message", "content-type", "te"]);
-
-function metadataOf(headers: Headers): grpc.Metadata {
-  const metadata = new grpc.Metadata();
-  headers.forEach((value, key) => {
-    if (RESERVED.has(key)) return;
-    if (key.endsWith("-bin")) {
-      for (const part of value.split(",")) metadata.add(key, Buffer.from(part.trim(), "base64"));
-    } else metadata.add(key, value);
-  });
-  return metadata;
-}
-
-function headersOf(metadata: grpc.Metadata): Headers {
-  const headers = new Headers();
-  for (const [key, values] of Object.entries(metadata.toJSON())) {
-    for (const value of values as (string | Buffer)[])
-      headers.append(key, typeof value === "string" ? value : value.toString("base64"));
-  }
-  return headers;
-}
+/** Headers grpc-js writes itself on a server's answers. */
+const SERVER_WRITES = new Set(["grpc-status", "grpc-message", "content-type", "te"]);
+const metadataOf = (headers: Headers) => metadataFromHeaders(headers, SERVER_WRITES);
 
 /** The address part of grpc-js's peer string (`127.0.0.1:5000`, `::1:5000`). */
 export function peerAddress(peer: string): string {
