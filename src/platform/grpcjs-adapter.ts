@@ -65,14 +65,8 @@ export function registerConnectRoutes(
         server.register(path, streamHandler(spec, options), serialize, deserialize, "bidi");
         break;
       case "client_streaming":
-        server.register(
-          path,
-          clientStreamHandler(spec, options),
-          serialize,
-          deserialize,
-          "clientStream",
-        );
-        break;
+        // No Mulligan RPC streams from the client; refuse loudly should one be added untested.
+        throw new Error(`${path}: client-streaming methods are not served by the grpc-js adapter`);
     }
   }
 }
@@ -98,10 +92,7 @@ function recordRoutes(register: (router: ConnectRouter) => void): MethodImplSpec
   return specs;
 }
 
-type AnyCall =
-  | grpc.ServerUnaryCall<unknown, unknown>
-  | grpc.ServerReadableStream<unknown, unknown>
-  | grpc.ServerWritableStream<unknown, unknown>;
+type AnyCall = grpc.ServerUnaryCall<unknown, unknown> | WritingCall;
 type WritingCall =
   | grpc.ServerWritableStream<unknown, unknown>
   | grpc.ServerDuplexStream<unknown, unknown>;
@@ -174,36 +165,10 @@ function unaryHandler(
  * over a grpc-js Duplex destroys it when the requests end, which would drop the answers and
  * the status still to be written: iterate without destroying.
  */
-function requestsOf(call: WritingCall | grpc.ServerReadableStream<unknown, unknown>) {
+function requestsOf(call: WritingCall) {
   return "request" in call && call.request !== undefined
     ? createAsyncIterable([call.request as never])
     : ((call as unknown as Readable).iterator({ destroyOnReturn: false }) as AsyncIterable<never>);
-}
-
-function clientStreamHandler(
-  spec: MethodImplSpec,
-  options: AdapterOptions,
-): grpc.handleClientStreamingCall<unknown, unknown> {
-  return (call, callback) => {
-    const { context, done } = contextOf(call, spec.method, options);
-    void (async () => {
-      try {
-        let answer: unknown;
-        for await (const message of transformInvokeImplementation(
-          spec,
-          context,
-          options.interceptors,
-        )(requestsOf(call)))
-          answer = message;
-        sendHeader(call, context.responseHeader);
-        callback(null, answer, metadataOf(context.responseTrailer));
-      } catch (err) {
-        callback(statusOf(err, context.responseTrailer));
-      } finally {
-        done();
-      }
-    })();
-  };
 }
 
 /** Server streams and bidi streams: the implementation's messages, written with back-pressure. */
