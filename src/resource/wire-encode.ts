@@ -53,12 +53,17 @@ function int64Length(v: bigint | number): number {
   return length;
 }
 
-/** A string field's bytes after its tag (0 when proto3 omits it). */
-function stringField(s: string): number {
-  if (s === "") return 0;
+/** A string with its tag, always written (a repeated element or a map key). */
+function stringElement(s: string): number {
   const n = Buffer.byteLength(s);
   return 1 + varintLength(n) + n;
 }
+
+/** A string field with its tag (0 when proto3 omits it, the empty string). */
+const stringField = (s: string) => (s === "" ? 0 : stringElement(s));
+
+/** An integer field with its tag (0 when proto3 omits it, zero). */
+const intField = (v: bigint | number) => (v === 0 || v === 0n ? 0 : 1 + int64Length(v));
 
 const messageField = (size: number) => 1 + varintLength(size) + size;
 
@@ -88,20 +93,25 @@ class Writer {
     }
     this.buf[this.pos++] = Number(u);
   }
-  rawString(s: string): void {
+  /** A string with its tag, always (a repeated element or a map key). */
+  element(field: number, s: string): void {
+    this.buf[this.pos++] = bytesTag(field);
     const n = Buffer.byteLength(s);
     this.varint(n);
     this.pos += this.buf.write(s, this.pos, n, "utf8");
   }
+  /** A string field, omitted when empty (proto3). */
   string(field: number, s: string): void {
-    if (s === "") return;
-    this.buf[this.pos++] = bytesTag(field);
-    this.rawString(s);
+    if (s !== "") this.element(field, s);
   }
-  int(field: number, v: bigint | number): void {
-    if (v === 0 || v === 0n) return;
+  /** An integer with its tag, always (a map value). */
+  integer(field: number, v: bigint | number): void {
     this.buf[this.pos++] = varintTag(field);
     this.int64(v);
+  }
+  /** An integer field, omitted when zero (proto3). */
+  int(field: number, v: bigint | number): void {
+    if (v !== 0 && v !== 0n) this.integer(field, v);
   }
   message(field: number, size: number): void {
     this.buf[this.pos++] = bytesTag(field);
@@ -129,8 +139,7 @@ class Sizes {
 }
 
 function mapEntrySize(key: string, value: bigint): number {
-  const k = Buffer.byteLength(key);
-  return 1 + varintLength(k) + k + 1 + int64Length(value);
+  return stringElement(key) + 1 + int64Length(value);
 }
 
 function sizeAllocation(a: Allocation, s: Sizes): number {
@@ -144,8 +153,7 @@ function sizeAllocation(a: Allocation, s: Sizes): number {
 function sizeMapping(m: GroupMapping, s: Sizes): number {
   const at = s.open();
   let n = stringField(m.suffix);
-  for (const p of m.providerUuids)
-    n += 1 + varintLength(Buffer.byteLength(p)) + Buffer.byteLength(p);
+  for (const p of m.providerUuids) n += stringElement(p);
   return s.close(at, n);
 }
 
@@ -159,10 +167,7 @@ function sizeCandidate(c: Candidate, s: Sizes): number {
 
 function sizeResource(r: ResourceSummary, s: Sizes): number {
   const at = s.open();
-  const n =
-    stringField(r.resourceClass) +
-    (r.capacity === 0n ? 0 : 1 + int64Length(r.capacity)) +
-    (r.used === 0n ? 0 : 1 + int64Length(r.used));
+  const n = stringField(r.resourceClass) + intField(r.capacity) + intField(r.used);
   return s.close(at, n);
 }
 
@@ -174,8 +179,7 @@ function sizeSummary(p: ProviderSummary, s: Sizes): number {
     stringField(p.parentUuid) +
     stringField(p.rootUuid);
   for (const r of p.resources) n += messageField(sizeResource(r, s));
-  for (const c of p.capabilities)
-    n += 1 + varintLength(Buffer.byteLength(c)) + Buffer.byteLength(c);
+  for (const c of p.capabilities) n += stringElement(c);
   return s.close(at, n);
 }
 
@@ -184,8 +188,8 @@ function sizeStep(f: FilterStep, s: Sizes): number {
   const n =
     stringField(f.constraint) +
     stringField(f.suffix) +
-    (f.before === 0 ? 0 : 1 + int64Length(f.before)) +
-    (f.after === 0 ? 0 : 1 + int64Length(f.after)) +
+    intField(f.before) +
+    intField(f.after) +
     stringField(f.detail);
   return s.close(at, n);
 }
@@ -202,19 +206,14 @@ function writeAllocation(a: Allocation, w: Writer): void {
   w.string(2, a.providerName);
   for (const [key, value] of Object.entries(a.resources)) {
     w.message(3, mapEntrySize(key, value));
-    w.buf[w.pos++] = bytesTag(1);
-    w.rawString(key);
-    w.buf[w.pos++] = varintTag(2);
-    w.int64(value);
+    w.element(1, key);
+    w.integer(2, value);
   }
 }
 
 function writeMapping(m: GroupMapping, w: Writer): void {
   w.string(1, m.suffix);
-  for (const p of m.providerUuids) {
-    w.buf[w.pos++] = bytesTag(2);
-    w.rawString(p);
-  }
+  for (const p of m.providerUuids) w.element(2, p);
 }
 
 function writeCandidate(c: Candidate, w: Writer, s: Sizes): void {
@@ -239,10 +238,7 @@ function writeSummary(p: ProviderSummary, w: Writer, s: Sizes): void {
     w.int(2, r.capacity);
     w.int(3, r.used);
   }
-  for (const c of p.capabilities) {
-    w.buf[w.pos++] = bytesTag(6);
-    w.rawString(c);
-  }
+  for (const c of p.capabilities) w.element(6, c);
 }
 
 function writeExplanation(e: Explanation, w: Writer, s: Sizes): void {
