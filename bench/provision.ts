@@ -26,7 +26,7 @@ import {
 import { AccountKind, IdentityService, Role } from "../src/gen/mulligan/iam/v1/iam_pb.js";
 import { MetadataService } from "../src/gen/mulligan/meta/v1/meta_pb.js";
 import { ResourceService } from "../src/gen/mulligan/resource/v1/resource_pb.js";
-import { testImage } from "../test/test-image.js";
+import { testImage, testImageRequest } from "../test/test-image.js";
 import { intOption, parseOptions, storeOption } from "./lib/args.js";
 import { spawnExecutor } from "./lib/executor.js";
 import { progress } from "./lib/log.js";
@@ -77,20 +77,7 @@ export async function run(args: string[]): Promise<object> {
         await server.client(ResourceService).getProvider({ provider: "bench-host" });
       },
     });
-    await server.client(ImageService).registerImage({
-      name: "tiny",
-      source: {
-        case: "kernel",
-        value: {
-          kernel: image.kernel,
-          kernelSha256: image.kernelSha256,
-          initrd: image.initrd,
-          initrdSha256: image.initrdSha256,
-          cmdline: image.cmdline,
-        },
-      },
-      bootMarker: image.bootMarker,
-    });
+    await server.client(ImageService).registerImage(testImageRequest(image));
     // Warm-up at the measured concurrency: the first concurrent builds pay for cold code paths.
     await inWorkers(warmup, concurrency, async (n) => {
       await provisionOne(server, `warmup-${n}`);
