@@ -109,9 +109,7 @@ export function createGrpcJsTransport(options: GrpcJsTransportOptions): GrpcJsTr
           const responseHeader = new Headers();
           let answer: MessageShape<O> | undefined;
           const call = client.makeUnaryRequest(
-            pathOf(method),
-            (m: MessageShape<I>) => Buffer.from(toBinary(method.input, m)),
-            (bytes: Buffer) => fromBinary(method.output, bytes),
+            ...wireOf(method),
             req.message,
             metadataOf(req.header),
             callOptions(timeoutMs),
@@ -166,9 +164,7 @@ export function createGrpcJsTransport(options: GrpcJsTransportOptions): GrpcJsTr
           throw new ConnectError("a server stream needs its request", Code.InvalidArgument);
         if (req.signal.aborted) throw ConnectError.from(req.signal.reason);
         const call = client.makeServerStreamRequest(
-          pathOf(method),
-          (m: MessageShape<I>) => Buffer.from(toBinary(method.input, m)),
-          (bytes: Buffer) => fromBinary(method.output, bytes),
+          ...wireOf(method),
           request,
           metadataOf(req.header),
           callOptions(timeoutMs),
@@ -218,8 +214,19 @@ export function createGrpcJsTransport(options: GrpcJsTransportOptions): GrpcJsTr
   };
 }
 
-const pathOf = (method: DescMethodUnary | DescMethodStreaming) =>
-  `/${method.parent.typeName}/${method.name}`;
+/** A method's path, request serializer and answer parser, as grpc-js calls take them. */
+function wireOf<I extends DescMessage, O extends DescMessage>(
+  method: DescMethodUnary<I, O> | DescMethodStreaming<I, O>,
+) {
+  return [
+    `/${method.parent.typeName}/${method.name}`,
+    (m: MessageShape<I>) => {
+      const bytes = toBinary(method.input, m);
+      return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    },
+    (bytes: Buffer) => fromBinary(method.output, bytes),
+  ] as const;
+}
 
 async function* normalized<I extends DescMessage>(
   desc: I,
