@@ -1,6 +1,7 @@
 /**
- * Headers (connect-es) ↔ grpc-js Metadata, for the grpc-js transport on both sides of a call
- * (src/client/grpcjs-transport.ts, src/platform/grpcjs-adapter.ts). `-bin` values travel as
+ * What the grpc-js transport needs on both sides of a call (src/client/grpcjs-transport.ts,
+ * src/platform/grpcjs-adapter.ts): Headers (connect-es) ↔ grpc-js Metadata, and bytes as a
+ * Buffer. `-bin` values travel as
  * bytes in Metadata and as base64 in Headers, which joins repeated values with ", ".
  */
 import * as grpc from "@grpc/grpc-js";
@@ -25,3 +26,7 @@ export function headersFromMetadata(metadata: grpc.Metadata, headers = new Heade
   }
   return headers;
 }
+
+/** The same bytes as a Buffer (what grpc-js serializers return), without copying them. */
+export const asBuffer = (bytes: Uint8Array): Buffer =>
+  Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);

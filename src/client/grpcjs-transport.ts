@@ -31,7 +31,7 @@ import {
 } from "@connectrpc/connect";
 import { findTrailerError } from "@connectrpc/connect/protocol-grpc";
 import * as grpc from "@grpc/grpc-js";
-import { headersFromMetadata, metadataFromHeaders } from "./grpcjs-metadata.js";
+import { asBuffer, headersFromMetadata, metadataFromHeaders } from "./grpcjs-metadata.js";
 
 export interface GrpcJsTransportOptions {
   /** http://host:port or https://host:port. */
@@ -220,10 +220,7 @@ function wireOf<I extends DescMessage, O extends DescMessage>(
 ) {
   return [
     `/${method.parent.typeName}/${method.name}`,
-    (m: MessageShape<I>) => {
-      const bytes = toBinary(method.input, m);
-      return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    },
+    (m: MessageShape<I>) => asBuffer(toBinary(method.input, m)),
     (bytes: Buffer) => fromBinary(method.output, bytes),
   ] as const;
 }

@@ -31,7 +31,7 @@ import {
 } from "@connectrpc/connect/protocol";
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import type * as grpc from "@grpc/grpc-js";
-import { headersFromMetadata, metadataFromHeaders } from "../client/grpcjs-metadata.js";
+import { asBuffer, headersFromMetadata, metadataFromHeaders } from "../client/grpcjs-metadata.js";
 
 export interface AdapterOptions {
   interceptors: Interceptor[];
@@ -70,10 +70,6 @@ export function registerConnectRoutes(
     }
   }
 }
-
-/** The same bytes as a Buffer, without copying them. */
-const asBuffer = (bytes: Uint8Array) =>
-  Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 
 /** What `register` implements, one spec per method. */
 function recordRoutes(register: (router: ConnectRouter) => void): MethodImplSpec[] {
