@@ -15,8 +15,8 @@ import { requestKey } from "./access.js";
 import { type ClaimResult, writeClaim } from "./allocations.js";
 import { resolveUser } from "./consumers.js";
 import { findCandidates } from "./engine/candidates.js";
-import type { Snapshot } from "./engine/snapshot.js";
-import { weigh } from "./engine/weigh.js";
+import { keptSearch } from "./engine/kept-search.js";
+import { best } from "./engine/weigh.js";
 import type { ExplanationRecord, QueryInput, SearchResult } from "./model.js";
 import { quotaHeadroom } from "./quotas.js";
 import type { SnapshotSource } from "./snapshot-loader.js";
@@ -100,52 +100,10 @@ function takenMeanwhile(err: unknown): boolean {
   );
 }
 
-/** Distinct queries whose search is kept for one state of the index. */
-const SHARED_QUERIES = 16;
-/** A kept search older than this is not reused (its "now" window start moved on). */
-const SHARED_MS = 1000;
-
-/** Searches kept for one state of one index: the round they were made in, by query. */
-interface SharedSearches {
-  rounds: number;
-  byQuery: Map<string, { at: number; result: SearchResult }>;
-}
-const sharedSearches = new WeakMap<Snapshot, SharedSearches>();
-
 /**
- * The search of `query` over `snapshot`, shared by the ClaimBest calls that ask the same query
- * while the index has not changed (it counts the rounds it applied): concurrent schedulers
- * asking for the same shape of machine search once per commit round instead of once each. The
- * answer is the one a search would give (the index is the same), except that a query whose
- * window starts "now" reuses a search up to SHARED_MS old; the database re-checks every claim.
- * Weighing stays per call, on current usage.
- */
-function sharedSearch(snapshot: Snapshot, input: ClaimBestInput): SearchResult {
-  const rounds = (snapshot as Partial<{ rounds: number }>).rounds;
-  if (typeof rounds !== "number") return findCandidates(snapshot, input.query);
-  let shared = sharedSearches.get(snapshot);
-  if (!shared || shared.rounds !== rounds) {
-    shared = { rounds, byQuery: new Map() };
-    sharedSearches.set(snapshot, shared);
-  }
-  const key = queryKey(input);
-  const now = performance.now();
-  const kept = shared.byQuery.get(key);
-  if (kept && now - kept.at < SHARED_MS) return kept.result;
-  const result = findCandidates(snapshot, input.query);
-  shared.byQuery.delete(key);
-  shared.byQuery.set(key, { at: now, result });
-  if (shared.byQuery.size > SHARED_QUERIES) {
-    const oldest = shared.byQuery.keys().next().value;
-    if (oldest !== undefined) shared.byQuery.delete(oldest);
-  }
-  return result;
-}
-
-/**
- * The identity of a query for sharing its search: every field, sets (regions, forbidden trees)
- * as sorted lists — JSON.stringify writes a Set as {}, which would let queries that differ
- * only in their regions or forbidden trees share one answer.
+ * The identity of a query for keeping its search (engine/kept-search.ts): every field, sets
+ * (regions, forbidden trees) as sorted lists — JSON.stringify writes a Set as {}, which would
+ * let queries that differ only in their regions or forbidden trees share one answer.
  */
 export function queryKey(input: ClaimBestInput): string {
   return JSON.stringify({ ...input.query, window: input.given }, (_, value: unknown) =>
@@ -178,15 +136,16 @@ export async function claimBest(
   const userUuid = input.user === undefined ? null : resolveUser(caller, input.user);
   const consumer = input.consumer ?? newUuid();
   let attempts = 0;
+  const searchKey = queryKey(input);
+  // Trees whose candidate was found taken: searched again even if the index saw no change.
+  const suspects = new Set<string>();
   for (let search = 0; search < MAX_SEARCHES; search++) {
+    // After a conflict the index has caught up with the batch that caused it (watch.ts).
     const snapshot = await deps.snapshots.snapshot();
-    // After a conflict the index has caught up with the batch that caused it (watch.ts): a
-    // new search, never the shared one that led to the conflict.
-    const result =
-      search === 0 ? sharedSearch(snapshot, input) : findCandidates(snapshot, input.query);
-    if (result.candidates.length === 0) throw noCandidates(result.explanation);
-    const ordered = weigh(snapshot, result.candidates, input.query, input.weigher, input.topK);
-    for (const candidate of ordered.slice(0, CANDIDATES_PER_SEARCH)) {
+    const found = keptSearch(snapshot, searchKey, input.query, suspects);
+    if (found.scored.length === 0) throw noCandidates(found.explanation);
+    const ordered = best(found.scored, input.weigher, input.topK, CANDIDATES_PER_SEARCH);
+    for (const candidate of ordered) {
       attempts++;
       const tried = attempts;
       try {
@@ -207,6 +166,10 @@ export async function claimBest(
         );
       } catch (err) {
         if (!takenMeanwhile(err)) throw err;
+        for (const uuid of candidate.allocations.keys()) {
+          const root = snapshot.providers.get(uuid)?.rootUuid;
+          if (root !== undefined) suspects.add(root);
+        }
       }
     }
   }

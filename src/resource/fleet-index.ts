@@ -19,6 +19,7 @@ import type { Logger } from "pino";
 import { nowIso } from "../platform/ids.js";
 import type { Store } from "../store/store.js";
 import {
+  type ChangeJournal,
   classLists,
   compareProviders,
   peakUsage,
@@ -95,7 +96,10 @@ export interface FleetIndexOptions {
   onFeed?: () => void;
 }
 
-export class FleetIndex implements Snapshot, SnapshotSource {
+/** Rounds of usage changes the journal remembers (kept searches older than that are redone). */
+const JOURNAL_ROUNDS = 1024;
+
+export class FleetIndex implements Snapshot, SnapshotSource, ChangeJournal {
   readonly providers = new Map<string, ProviderRecord>();
   readonly children = new Map<string, string[]>();
   readonly groups = new Map<string, GroupRecord>();
@@ -125,6 +129,12 @@ export class FleetIndex implements Snapshot, SnapshotSource {
   private closed = false;
   /** Completed rounds (tests and metrics read it). */
   rounds = 0;
+  /** See ChangeJournal. */
+  shape = 0;
+  /** Usage-only rounds, oldest first: the round and the roots whose usage it changed. */
+  private journal: { round: number; roots: readonly string[] }[] = [];
+  /** The latest round dropped from the journal. */
+  private journalFloor = 0;
 
   constructor(private readonly options: FleetIndexOptions) {}
 
@@ -303,6 +313,41 @@ export class FleetIndex implements Snapshot, SnapshotSource {
     return [...(this.byConsumer.get(consumerUuid) ?? [])];
   }
 
+  usageChangedSince(round: number): ReadonlySet<string> | null {
+    if (round < this.journalFloor) return null;
+    const roots = new Set<string>();
+    for (let i = this.journal.length - 1; i >= 0; i--) {
+      const entry = this.journal[i] as { round: number; roots: readonly string[] };
+      if (entry.round <= round) break;
+      for (const r of entry.roots) roots.add(r);
+    }
+    return roots;
+  }
+
+  /**
+   * Journals a round that was applied: a change of shape (see ChangeJournal), or the roots of
+   * the trees whose usage changed.
+   */
+  private journalRound(full: readonly string[], usage: Iterable<string>): void {
+    const roots = new Set<string>();
+    let shaped = full.length > 0;
+    for (const u of usage) {
+      const p = this.providers.get(u);
+      if (!p) continue;
+      if (p.capabilities.includes(SHARING_CAPABILITY)) shaped = true;
+      roots.add(p.rootUuid);
+    }
+    if (shaped) {
+      this.shape++;
+      return;
+    }
+    this.journal.push({ round: this.rounds, roots: [...roots] });
+    if (this.journal.length > JOURNAL_ROUNDS) {
+      const dropped = this.journal.splice(0, this.journal.length - JOURNAL_ROUNDS / 2);
+      this.journalFloor = dropped[dropped.length - 1]?.round ?? this.journalFloor;
+    }
+  }
+
   // ---- rounds ----
 
   private request(): Promise<void> {
@@ -391,6 +436,7 @@ export class FleetIndex implements Snapshot, SnapshotSource {
     for (const [uuid, list] of byProvider) this.putAllocations(uuid, list);
     this.cursor = cursor;
     this.rounds++;
+    this.journalRound(fullList, usageSet);
     if (fed) this.options.onFeed?.();
   }
 

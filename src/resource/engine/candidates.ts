@@ -74,18 +74,60 @@ function addNew(
  * Finds up to `query.limit` candidates (0 = all, within SEARCH_BUDGET). Throws INVALID_ARGUMENT
  * if the query breaks a shape rule (the validators normally catch those first).
  */
-export function findCandidates(snapshot: Snapshot, query: QueryInput): SearchResult {
+export function findCandidates(
+  snapshot: Snapshot,
+  query: QueryInput,
+  options: { summaries: boolean } = { summaries: true },
+): SearchResult {
   assertShape(query);
   if (query.limit > 0) {
     const found = findInBatches(snapshot, query);
     if (found.length >= query.limit)
       return {
         candidates: found,
-        summaries: summarize(new SearchContext(snapshot, query), found),
+        summaries: options.summaries ? summarize(new SearchContext(snapshot, query), found) : [],
         explanation: null,
       };
   }
-  return findEverywhere(snapshot, query);
+  return findEverywhere(snapshot, query, options.summaries);
+}
+
+/**
+ * Every candidate of some trees (null: of every tree), by anchor root, ignoring the query's
+ * limit: stages 1–3 as one search over those trees (a tree's candidates are the ones a search
+ * over the whole fleet gives it, in the same order). Only for queries whose candidates depend
+ * on their own tree alone — no sharing providers in the snapshot, no distance constraint (the
+ * caller checks: see kept-search.ts). Trees without a candidate are absent. Null when the
+ * search ran out of SEARCH_BUDGET (the caller then searches as findCandidates does).
+ */
+export function candidatesByTree(
+  snapshot: Snapshot,
+  query: QueryInput,
+  roots: readonly string[] | null,
+): Map<string, CandidateRecord[]> | null {
+  assertShape(query);
+  const ctx = roots === null ? new SearchContext(snapshot, query) : scoped(snapshot, query, roots);
+  const steps: FilterStepRecord[] = [];
+  const plans = effectiveGroups(query).map((g) => planGroup(ctx, g, steps));
+  const budget: Budget = { left: SEARCH_BUDGET };
+  const out = new Map<string, CandidateRecord[]>();
+  for (const anchor of viableTrees(ctx, plans, steps)) {
+    const found = [...combineTree(ctx, plans, anchor, budget)];
+    if (budget.left < 0) return null;
+    if (found.length > 0) out.set(anchor, found);
+  }
+  return out;
+}
+
+/** A search bounded to some trees: their providers and the sharing providers, by name. */
+function scoped(snapshot: Snapshot, query: QueryInput, roots: readonly string[]): SearchContext {
+  const whole = new SearchContext(snapshot, query);
+  const pool = new Set<string>(snapshot.sharingProviders());
+  for (const root of roots) for (const u of whole.tree(root)) pool.add(u);
+  return new SearchContext(snapshot, query, {
+    pool: whole.sortByName(pool),
+    roots: new Set(roots),
+  });
 }
 
 /** Roots of the first batch of the lazy search; each later batch doubles, up to MAX_BATCH. */
@@ -110,22 +152,14 @@ const EMPTY_ROOTS = 60;
  */
 function findInBatches(snapshot: Snapshot, query: QueryInput): CandidateRecord[] {
   const roots = snapshot.rootsByName();
-  const sharing = snapshot.sharingProviders();
   const groups = effectiveGroups(query);
   const budget: Budget = { left: SEARCH_BUDGET };
   const seen = new Set<string>();
   const candidates: CandidateRecord[] = [];
   let size = FIRST_BATCH;
   const end = Math.min(roots.length, LAZY_ROOTS);
-  const whole = new SearchContext(snapshot, query);
   for (let from = 0; from < end; from += size, size = Math.min(size * 2, MAX_BATCH)) {
-    const batch = roots.slice(from, Math.min(from + size, end));
-    const pool = new Set<string>(sharing);
-    for (const root of batch) for (const u of whole.tree(root)) pool.add(u);
-    const ctx = new SearchContext(snapshot, query, {
-      pool: whole.sortByName(pool),
-      roots: new Set(batch),
-    });
+    const ctx = scoped(snapshot, query, roots.slice(from, Math.min(from + size, end)));
     const steps: FilterStepRecord[] = [];
     const plans = groups.map((g) => planGroup(ctx, g, steps));
     for (const anchor of viableTrees(ctx, plans, steps)) {
@@ -154,7 +188,7 @@ function assertShape(query: QueryInput): void {
 }
 
 /** Stages 1–3 over the whole fleet, recording every filter step for the explanation. */
-function findEverywhere(snapshot: Snapshot, query: QueryInput): SearchResult {
+function findEverywhere(snapshot: Snapshot, query: QueryInput, summaries: boolean): SearchResult {
   const ctx = new SearchContext(snapshot, query);
   const steps: FilterStepRecord[] = [];
   const plans = effectiveGroups(query).map((g) => planGroup(ctx, g, steps));
@@ -171,5 +205,5 @@ function findEverywhere(snapshot: Snapshot, query: QueryInput): SearchResult {
   }
   if (candidates.length === 0)
     return { candidates, summaries: [], explanation: explain(steps, budget.left < 0) };
-  return { candidates, summaries: summarize(ctx, candidates), explanation: null };
+  return { candidates, summaries: summaries ? summarize(ctx, candidates) : [], explanation: null };
 }

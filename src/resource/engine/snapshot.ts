@@ -49,6 +49,32 @@ export interface Snapshot {
   consumerProviders(consumerUuid: string): readonly string[];
 }
 
+/**
+ * What changed in a snapshot that changes in place (the fleet index), so a search kept from an
+ * earlier state can be brought up to date tree by tree (kept-search.ts) instead of redone.
+ */
+export interface ChangeJournal {
+  /**
+   * Bumped by every change other than usage on non-sharing providers: a provider, inventory,
+   * capability or group membership changed, a provider came or went, a sharing provider's usage
+   * changed. A search kept from another shape is redone.
+   */
+  readonly shape: number;
+  /** Rounds of changes applied so far. */
+  readonly rounds: number;
+  /**
+   * Roots of the trees whose usage changed in the rounds after `round` (the shape unchanged), or
+   * null when the journal no longer reaches back that far.
+   */
+  usageChangedSince(round: number): ReadonlySet<string> | null;
+}
+
+/** The snapshot's change journal, if it keeps one. */
+export function journalOf(snapshot: Snapshot): ChangeJournal | null {
+  const j = snapshot as Partial<ChangeJournal>;
+  return typeof j.usageChangedSince === "function" ? (snapshot as Snapshot & ChangeJournal) : null;
+}
+
 /** Orders provider records by name, then UUID. */
 export function compareProviders(a: ProviderRecord, b: ProviderRecord): number {
   return a.name < b.name

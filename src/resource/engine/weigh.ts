@@ -10,7 +10,14 @@ import type { Snapshot } from "./snapshot.js";
 
 export type WeigherName = "pack" | "spread" | "random_top_k";
 
-function freeAfter(snapshot: Snapshot, c: CandidateRecord, query: QueryInput): number {
+/** A candidate with its score: the mean fraction of capacity free after it is claimed. */
+export interface Scored {
+  candidate: CandidateRecord;
+  free: number;
+}
+
+/** The candidate's score on the snapshot's current usage. */
+export function freeAfter(snapshot: Snapshot, c: CandidateRecord, query: QueryInput): number {
   let sum = 0;
   let n = 0;
   for (const [uuid, resources] of c.allocations) {
@@ -36,20 +43,68 @@ export function weigh(
   topK: number,
   rng: () => number = Math.random,
 ): CandidateRecord[] {
-  const scored = candidates.map((c, i) => ({ c, i, free: freeAfter(snapshot, c, query) }));
+  const scored = candidates.map((candidate) => ({
+    candidate,
+    free: freeAfter(snapshot, candidate, query),
+  }));
+  return best(scored, weigher, topK, scored.length, rng);
+}
+
+/**
+ * The first `n` of the weigher's order of scored candidates (given in the search's order, which
+ * breaks ties): what weigh() returns, cut at n, without ordering the rest — ClaimBest tries a
+ * few candidates out of hundreds.
+ */
+export function best(
+  scored: readonly Scored[],
+  weigher: WeigherName,
+  topK: number,
+  n: number,
+  rng: () => number = Math.random,
+): CandidateRecord[] {
   const direction = weigher === "pack" ? 1 : -1;
-  scored.sort((a, b) => direction * (a.free - b.free) || a.i - b.i);
-  const ordered = scored.map((s) => s.c);
-  if (weigher !== "random_top_k") return ordered;
-  const k = Math.max(1, Math.min(topK, ordered.length));
-  const top = ordered.slice(0, k);
-  for (let i = top.length - 1; i > 0; i--) {
-    const j = Math.floor(rng() * (i + 1));
-    const a = top[i];
-    const b = top[j];
-    if (a === undefined || b === undefined) continue;
-    top[i] = b;
-    top[j] = a;
+  const k = Math.max(1, Math.min(topK, scored.length));
+  const wanted = Math.min(scored.length, weigher === "random_top_k" ? Math.max(k, n) : n);
+  const order = firstOrdered(scored, wanted, direction);
+  const ordered = order.map((s) => s.candidate);
+  if (weigher === "random_top_k") {
+    const top = ordered.slice(0, k);
+    for (let i = top.length - 1; i > 0; i--) {
+      const j = Math.floor(rng() * (i + 1));
+      const a = top[i];
+      const b = top[j];
+      if (a === undefined || b === undefined) continue;
+      top[i] = b;
+      top[j] = a;
+    }
+    ordered.splice(0, k, ...top);
   }
-  return [...top, ...ordered.slice(k)];
+  return ordered.slice(0, n);
+}
+
+/**
+ * Indexes of the `wanted` best of `scored` in order: by free capacity (ascending for direction
+ * 1, descending for -1), ties by position. A full sort when that is most of them.
+ */
+function firstOrdered(scored: readonly Scored[], wanted: number, direction: 1 | -1): Scored[] {
+  const before = (i: number, j: number) => {
+    const d = direction * ((scored[i] as Scored).free - (scored[j] as Scored).free);
+    return d < 0 || (d === 0 && i < j);
+  };
+  if (wanted * 8 >= scored.length)
+    return scored
+      .map((_, i) => i)
+      .sort((i, j) => (before(i, j) ? -1 : 1))
+      .slice(0, wanted)
+      .map((i) => scored[i] as Scored);
+  // Insertion into a short sorted list; most entries lose to its last at one comparison.
+  const out: number[] = [];
+  for (let i = 0; i < scored.length; i++) {
+    if (out.length === wanted && !before(i, out[wanted - 1] as number)) continue;
+    let at = out.length === wanted ? wanted - 1 : out.length;
+    while (at > 0 && before(i, out[at - 1] as number)) at--;
+    if (out.length === wanted) out.pop();
+    out.splice(at, 0, i);
+  }
+  return out.map((i) => scored[i] as Scored);
 }

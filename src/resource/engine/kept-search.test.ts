@@ -1,0 +1,323 @@
+/**
+ * The kept search (kept-search.ts) against a new whole-fleet search: after random sequences of
+ * usage changes (journaled per tree, as the fleet index does) and occasional shape changes, the
+ * kept answer — candidates, their order and their scores — must equal findCandidates' answer
+ * scored on current usage, for flat, nested, isolated, same_subtree, forbidden-tree and limited
+ * queries. And best() must give weigh()'s order, cut.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type {
+  AllocationRecord,
+  CandidateRecord,
+  InventoryRecord,
+  ProviderRecord,
+  QueryInput,
+  RequestGroupInput,
+} from "../model.js";
+import { findCandidates } from "./candidates.js";
+import { KEPT_MS, keptSearch } from "./kept-search.js";
+import { type ChangeJournal, MemorySnapshot, type Snapshot } from "./snapshot.js";
+import { best, freeAfter, weigh } from "./weigh.js";
+
+const WINDOW = { start: "2026-01-01T00:00:00.000Z", end: null };
+
+/** A seeded PRNG (mulberry32), so a failure replays. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function inventory(resourceClass: string, total: number): InventoryRecord {
+  return {
+    resourceClass,
+    total,
+    reserved: 0,
+    minUnit: 1,
+    maxUnit: total,
+    stepSize: 1,
+    allocationRatio: 1,
+  };
+}
+
+/** Trees host (DISK_GB) → numa0/numa1 (VCPU, MEMORY_MB) → one CUSTOM_FPGA each. */
+function fleet(trees: number, rng: () => number): ProviderRecord[] {
+  const out: ProviderRecord[] = [];
+  const rp = (name: string, parent: string | null, root: string, inv: InventoryRecord[]) =>
+    out.push({
+      uuid: name,
+      name,
+      regionUuid: "r1",
+      parentUuid: parent,
+      rootUuid: root,
+      generation: 1,
+      capabilities: rng() < 0.5 ? ["CUSTOM_FAST"] : [],
+      groups: [],
+      inventories: new Map(inv.map((i) => [i.resourceClass, i])),
+    });
+  for (let t = 0; t < trees; t++) {
+    const host = `host${String(t).padStart(3, "0")}`;
+    rp(host, null, host, [inventory("DISK_GB", 100 + Math.floor(rng() * 200))]);
+    for (const n of [0, 1]) {
+      const numa = `${host}-numa${n}`;
+      rp(numa, host, host, [inventory("VCPU", 8), inventory("MEMORY_MB", 16384)]);
+      rp(`${numa}-fpga`, numa, host, [inventory("CUSTOM_FPGA", 1)]);
+    }
+  }
+  return out;
+}
+
+function group(suffix: string, resources: Record<string, number>): RequestGroupInput {
+  return {
+    suffix,
+    resources,
+    required: [],
+    forbidden: [],
+    anyOf: [],
+    memberOf: [],
+    forbiddenGroups: [],
+    inTree: null,
+  };
+}
+
+function query(groups: RequestGroupInput[], extra: Partial<QueryInput> = {}): QueryInput {
+  return {
+    groups,
+    groupPolicy: null,
+    sameSubtree: [],
+    rootRequired: [],
+    rootForbidden: [],
+    regions: null,
+    distance: [],
+    window: WINDOW,
+    limit: 0,
+    ...extra,
+  };
+}
+
+const QUERIES: Record<string, QueryInput> = {
+  flat: query([group("", { VCPU: 2, MEMORY_MB: 4096, DISK_GB: 40 })]),
+  nested: query([group("_CPU", { VCPU: 2, MEMORY_MB: 2048 }), group("_DEV", { CUSTOM_FPGA: 1 })], {
+    sameSubtree: [["_CPU", "_DEV"]],
+    groupPolicy: "none",
+  }),
+  isolated: query([group("_A", { VCPU: 3 }), group("_B", { VCPU: 3 })], {
+    groupPolicy: "isolate",
+  }),
+  capable: query([{ ...group("", { VCPU: 1 }), required: ["CUSTOM_FAST"] }]),
+  forbidden: query([group("", { VCPU: 4 })], {
+    forbiddenTrees: new Set(["host001", "host004"]),
+  }),
+  limited: query([group("", { VCPU: 2, DISK_GB: 10 })], { limit: 5 }),
+};
+
+/** A snapshot that changes in place and journals what changed, like the fleet index. */
+class JournaledSnapshot implements Snapshot, ChangeJournal {
+  private inner: MemorySnapshot;
+  readonly allocations: AllocationRecord[] = [];
+  shape = 0;
+  rounds = 0;
+  private readonly journal: { round: number; roots: string[] }[] = [];
+
+  constructor(public providerList: ProviderRecord[]) {
+    this.inner = new MemorySnapshot(providerList, [], []);
+  }
+
+  get providers() {
+    return this.inner.providers;
+  }
+  get children() {
+    return this.inner.children;
+  }
+  get groups() {
+    return this.inner.groups;
+  }
+  providersByName = () => this.inner.providersByName();
+  rank = (u: string) => this.inner.rank(u);
+  offering = (rc: string, n: number, w: QueryInput["window"]) => this.inner.offering(rc, n, w);
+  rootsByName = () => this.inner.rootsByName();
+  tree = (root: string) => this.inner.tree(root);
+  sharingProviders = () => this.inner.sharingProviders();
+  members = (g: string) => this.inner.members(g);
+  used = (u: string, rc: string, w: QueryInput["window"]) => this.inner.used(u, rc, w);
+  consumerProviders = (c: string) => this.inner.consumerProviders(c);
+
+  usageChangedSince(round: number): ReadonlySet<string> {
+    return new Set(this.journal.filter((e) => e.round > round).flatMap((e) => e.roots));
+  }
+
+  /** Applies a round; `journaled` false leaves the change out of the journal (a silent change). */
+  apply(change: () => void, roots: string[] | "shape", journaled = true): void {
+    change();
+    this.inner = new MemorySnapshot(this.providerList, [], this.allocations);
+    this.rounds++;
+    if (roots === "shape") this.shape++;
+    else if (journaled) this.journal.push({ round: this.rounds, roots });
+  }
+}
+
+function describeCandidates(list: readonly CandidateRecord[]): string[] {
+  return list.map((c) =>
+    [...c.allocations]
+      .map(([u, r]) => `${u}:${Object.entries(r).map(([k, v]) => `${k}=${v}`)}`)
+      .join(" "),
+  );
+}
+
+/** The whole-fleet answer, scored, as the kept search must give it. */
+function reference(snap: Snapshot, q: QueryInput) {
+  const found = findCandidates(snap, q).candidates;
+  return {
+    candidates: describeCandidates(found),
+    free: found.map((c) => freeAfter(snap, c, q)),
+  };
+}
+
+function kept(snap: Snapshot, key: string, q: QueryInput, now: number, suspects: string[] = []) {
+  const found = keptSearch(snap, key, q, suspects, now).scored;
+  return {
+    candidates: describeCandidates(found.map((s) => s.candidate)),
+    free: found.map((s) => s.free),
+  };
+}
+
+describe("kept search", () => {
+  for (const seed of [1, 2, 3, 4, 5, 6]) {
+    it(`equals a new search after random usage and shape changes (seed ${seed})`, () => {
+      const rng = prng(seed);
+      const snap = new JournaledSnapshot(fleet(12, rng));
+      const names = [...snap.providers.keys()];
+      let consumer = 0;
+      for (let step = 0; step < 120; step++) {
+        const r = rng();
+        if (r < 0.6) {
+          // A claim of random size on one provider's classes.
+          const uuid = names[Math.floor(rng() * names.length)] as string;
+          const p = snap.providers.get(uuid) as ProviderRecord;
+          snap.apply(() => {
+            consumer++;
+            for (const inv of p.inventories.values())
+              snap.allocations.push({
+                consumerUuid: `c${consumer}`,
+                providerUuid: uuid,
+                resourceClass: inv.resourceClass,
+                amount: 1 + Math.floor(rng() * Math.min(4, inv.total)),
+                window: WINDOW,
+              });
+          }, [p.rootUuid]);
+        } else if (r < 0.9 && snap.allocations.length > 0) {
+          // A consumer gone.
+          const victim = (
+            snap.allocations[Math.floor(rng() * snap.allocations.length)] as AllocationRecord
+          ).consumerUuid;
+          const roots = snap.allocations
+            .filter((a) => a.consumerUuid === victim)
+            .map((a) => snap.providers.get(a.providerUuid)?.rootUuid as string);
+          snap.apply(() => {
+            for (let i = snap.allocations.length - 1; i >= 0; i--)
+              if (snap.allocations[i]?.consumerUuid === victim) snap.allocations.splice(i, 1);
+          }, roots);
+        } else {
+          // A shape change: one provider's capabilities flip.
+          const i = Math.floor(rng() * snap.providerList.length);
+          const p = snap.providerList[i] as ProviderRecord;
+          snap.apply(() => {
+            snap.providerList[i] = {
+              ...p,
+              capabilities: p.capabilities.length > 0 ? [] : ["CUSTOM_FAST"],
+            };
+          }, "shape");
+        }
+        for (const [name, q] of Object.entries(QUERIES))
+          assert.deepEqual(
+            kept(snap, `${seed}/${name}`, q, 0),
+            reference(snap, q),
+            `seed ${seed}, step ${step}, query ${name}`,
+          );
+      }
+    });
+  }
+
+  it("a change the journal missed shows once its tree is named a suspect, or the search ages", () => {
+    const snap = new JournaledSnapshot(fleet(4, prng(9)));
+    const q = QUERIES.flat as QueryInput;
+    assert.deepEqual(kept(snap, "silent", q, 0), reference(snap, q));
+    snap.apply(
+      () => {
+        for (const numa of ["host002-numa0", "host002-numa1"])
+          snap.allocations.push({
+            consumerUuid: "silent",
+            providerUuid: numa,
+            resourceClass: "VCPU",
+            amount: 8,
+            window: WINDOW,
+          });
+      },
+      ["host002"],
+      false,
+    );
+    const stale = kept(snap, "silent", q, 1);
+    assert.notDeepEqual(stale, reference(snap, q), "the kept search still offers host002");
+    assert.ok(stale.candidates.some((c) => c.includes("host002-numa")));
+    assert.deepEqual(kept(snap, "silent", q, 2, ["host002"]), reference(snap, q));
+    // Aged: a new search from scratch.
+    snap.apply(
+      () => {
+        for (const a of snap.allocations) if (a.consumerUuid === "silent") a.amount = 0;
+      },
+      ["host002"],
+      false,
+    );
+    assert.deepEqual(kept(snap, "silent", q, 2 + KEPT_MS), reference(snap, q));
+  });
+
+  it("an answer with nothing left explains why", () => {
+    const snap = new JournaledSnapshot(fleet(2, prng(3)));
+    const q = query([group("", { VCPU: 100 })]);
+    const found = keptSearch(snap, "none", q, [], 0);
+    assert.equal(found.scored.length, 0);
+    assert.match(found.explanation?.summary ?? "", /VCPU/);
+  });
+});
+
+describe("best", () => {
+  it("gives weigh()'s order, cut, for every weigher", () => {
+    const snap = new JournaledSnapshot(fleet(20, prng(11)));
+    const rng = prng(12);
+    for (let i = 0; i < 60; i++) {
+      const uuid = `host${String(Math.floor(rng() * 20)).padStart(3, "0")}-numa${i % 2}`;
+      snap.allocations.push({
+        consumerUuid: `c${i}`,
+        providerUuid: uuid,
+        resourceClass: "VCPU",
+        amount: 1 + Math.floor(rng() * 3),
+        window: WINDOW,
+      });
+    }
+    snap.apply(() => {}, "shape");
+    const q = QUERIES.flat as QueryInput;
+    const candidates = findCandidates(snap, q).candidates;
+    const scored = candidates.map((candidate) => ({
+      candidate,
+      free: freeAfter(snap, candidate, q),
+    }));
+    for (const weigher of ["pack", "spread", "random_top_k"] as const)
+      for (const topK of [1, 3, 10, 1000])
+        for (const n of [1, 3, 7, candidates.length]) {
+          const seed = topK * 31 + n;
+          const whole = weigh(snap, candidates, q, weigher, topK, prng(seed));
+          const cut = best(scored, weigher, topK, n, prng(seed));
+          assert.deepEqual(
+            describeCandidates(cut),
+            describeCandidates(whole.slice(0, n)),
+            `${weigher}, top ${topK}, first ${n}`,
+          );
+        }
+  });
+});
