@@ -158,7 +158,8 @@ function openPostgres(url: string, options: StoreOptions): Store {
     redact(url),
     options.observe,
     (err) => code(err) === "23505",
-    (err) => code(err) === "40001" || code(err) === "40P01",
+    // Serialization failure, deadlock, lock_timeout passed (group-commit.ts sets one).
+    (err) => ["40001", "40P01", "55P03"].includes(code(err)),
     false,
     postgresSignals(url, pool),
   );
