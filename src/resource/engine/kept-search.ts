@@ -65,6 +65,8 @@ export function keptSearch(
     byKey = new Map();
     keptBySnapshot.set(snapshot, byKey);
   }
+  // Searches past their age are dropped, not only replaced: they can hold a lot of candidates.
+  for (const [k, old] of byKey) if (now - old.at >= KEPT_MS) byKey.delete(k);
   let kept = byKey.get(key);
   byKey.delete(key);
   kept = kept && update(snapshot, journal, kept, query, suspects, now);
