@@ -195,7 +195,7 @@ async function writeNewConsumer(
     if (existing) visibleConsumer(principal, existing, w.consumer);
     throw consumerConflict(w.consumer, null, existing?.generation ?? 1);
   }
-  return writeAllocations(store, tx, w, row, touched, now, names);
+  return writeAllocations(store, tx, w, row, touched, now, names, true);
 }
 
 /** The consumer row a claim writes (project and user from the request, else kept, else the caller's). */
@@ -237,6 +237,8 @@ async function writeAllocations(
   touched: readonly string[],
   now: string,
   names?: ReadonlyMap<string, string>,
+  /** The consumer is new: its rows are the only change (see repo/changes.ts addedIn). */
+  fresh = false,
 ): Promise<ClaimResult> {
   await checkCapacity(tx, w);
   const adding = new Map<string, number>();
@@ -257,7 +259,7 @@ async function writeAllocations(
         window_end: row.window_end,
       });
   await repo.insertAllocations(tx, rows);
-  await appendChanges(store, tx, touched, "usage", now);
+  await appendChanges(store, tx, touched, "usage", now, fresh ? w.consumer : undefined);
   return {
     consumer: consumerRecord(row),
     allocations: await allocationViews(tx, rows, names),

@@ -42,7 +42,12 @@ import {
   feedAfter,
   feedStart,
 } from "./repo/changes.js";
-import { loadAllocationRows, loadGroupRows, loadProviderRows } from "./repo/claims.js";
+import {
+  loadAllocationRows,
+  loadConsumerAllocationRows,
+  loadGroupRows,
+  loadProviderRows,
+} from "./repo/claims.js";
 import {
   allocationRecord,
   eachAllocationPage,
@@ -119,6 +124,8 @@ export class FleetIndex implements Snapshot, SnapshotSource, ChangeJournal {
   private cursor: FeedCursor = { seq: 0, running: [] };
   private readonly full = new Set<string>();
   private readonly usage = new Set<string>();
+  /** Providers whose only pending change is new consumers' rows: provider → consumers. */
+  private readonly added = new Map<string, Set<string>>();
   private feedWanted = false;
   private requested = 0;
   private served = 0;
@@ -193,10 +200,24 @@ export class FleetIndex implements Snapshot, SnapshotSource, ChangeJournal {
 
   /**
    * Re-reads these providers (a commit of this process touched them); resolves when the index
-   * holds their state as of a moment after the call. "usage" re-reads allocations only.
+   * holds their state as of a moment after the call. "usage" re-reads allocations only, and of
+   * a provider in `added` only the rows of those (new) consumers.
    */
-  refresh(changes: ReadonlyMap<string, ChangeKind>): Promise<void> {
-    for (const [uuid, kind] of changes) (kind === "usage" ? this.usage : this.full).add(uuid);
+  refresh(
+    changes: ReadonlyMap<string, ChangeKind>,
+    added: ReadonlyMap<string, ReadonlySet<string>> = new Map(),
+  ): Promise<void> {
+    for (const [uuid, kind] of changes) {
+      const consumers = kind === "usage" ? added.get(uuid) : undefined;
+      if (consumers && !this.usage.has(uuid) && !this.full.has(uuid)) {
+        const pending = this.added.get(uuid);
+        if (pending) for (const c of consumers) pending.add(c);
+        else this.added.set(uuid, new Set(consumers));
+      } else {
+        (kind === "usage" ? this.usage : this.full).add(uuid);
+        this.added.delete(uuid);
+      }
+    }
     return this.request();
   }
 
@@ -366,16 +387,20 @@ export class FleetIndex implements Snapshot, SnapshotSource, ChangeJournal {
         const target = this.requested;
         const full = [...this.full];
         const usage = [...this.usage].filter((u) => !this.full.has(u));
+        const added = new Map(this.added);
         const feed = this.feedWanted;
         this.full.clear();
         this.usage.clear();
+        this.added.clear();
         this.feedWanted = false;
         try {
-          await this.round(full, usage, feed);
+          await this.round(full, usage, added, feed);
         } catch (err) {
-          // Keep what this round should have read; the next poll tries again.
+          // Keep what this round should have read; the next poll tries again (all of each
+          // provider: simplest, and a failed round is rare).
           for (const u of full) this.full.add(u);
           for (const u of usage) this.usage.add(u);
+          for (const u of added.keys()) this.usage.add(u);
           this.feedWanted ||= feed;
           this.options.logger.warn({ err }, "fleet index: refresh failed, retrying on next poll");
         }
@@ -389,8 +414,16 @@ export class FleetIndex implements Snapshot, SnapshotSource, ChangeJournal {
     }
   }
 
-  /** One round: read the feed (if asked), re-read every provider named, apply at once. */
-  private async round(full: string[], usage: string[], feed: boolean): Promise<void> {
+  /**
+   * One round: read the feed (if asked), re-read every provider named (of those in `added`,
+   * only the new consumers' rows), apply at once.
+   */
+  private async round(
+    full: string[],
+    usage: string[],
+    added: Map<string, Set<string>>,
+    feed: boolean,
+  ): Promise<void> {
     const { store } = this.options;
     const db = store.readDb;
     const fullSet = new Set(full);
@@ -410,16 +443,20 @@ export class FleetIndex implements Snapshot, SnapshotSource, ChangeJournal {
       }
     }
     for (const u of fullSet) usageSet.delete(u);
-    if (fullSet.size === 0 && usageSet.size === 0) {
+    for (const u of [...fullSet, ...usageSet]) added.delete(u);
+    if (fullSet.size === 0 && usageSet.size === 0 && added.size === 0) {
       this.cursor = cursor;
       if (fed) this.options.onFeed?.();
       return;
     }
     const fullList = [...fullSet];
     const now = nowIso();
-    const [rows, allocationRows] = await Promise.all([
+    const newConsumers = new Set<string>();
+    for (const consumers of added.values()) for (const c of consumers) newConsumers.add(c);
+    const [rows, allocationRows, addedRows] = await Promise.all([
       loadProviderRows(db, fullList),
       loadAllocationRows(db, [...fullList, ...usageSet], now),
+      loadConsumerAllocationRows(db, [...newConsumers], now),
     ]);
     const unknownGroups = [
       ...new Set(rows.memberships.map((m) => m.group_uuid).filter((g) => !this.groups.has(g))),
@@ -434,9 +471,18 @@ export class FleetIndex implements Snapshot, SnapshotSource, ChangeJournal {
     for (const row of allocationRows)
       byProvider.get(row.provider_uuid)?.push(allocationRecord(row));
     for (const [uuid, list] of byProvider) this.putAllocations(uuid, list);
+    const addedByProvider = new Map<string, AllocationRecord[]>();
+    for (const row of addedRows) {
+      if (!added.get(row.provider_uuid)?.has(row.consumer_uuid)) continue;
+      const list = addedByProvider.get(row.provider_uuid);
+      if (list) list.push(allocationRecord(row));
+      else addedByProvider.set(row.provider_uuid, [allocationRecord(row)]);
+    }
+    for (const [uuid, consumers] of added)
+      this.addAllocations(uuid, consumers, addedByProvider.get(uuid) ?? []);
     this.cursor = cursor;
     this.rounds++;
-    this.journalRound(fullList, usageSet);
+    this.journalRound(fullList, [...usageSet, ...added.keys()]);
     if (fed) this.options.onFeed?.();
   }
 
@@ -492,6 +538,33 @@ export class FleetIndex implements Snapshot, SnapshotSource, ChangeJournal {
     }
   }
 
+  /**
+   * Sets the live allocations of `consumers` on one provider to `list` (their rows as read now:
+   * none if they were removed meanwhile), keeping everyone else's. Appends when the provider
+   * holds nothing of theirs yet (the usual case: new consumers), else rebuilds its list.
+   */
+  private addAllocations(
+    uuid: string,
+    consumers: ReadonlySet<string>,
+    list: readonly AllocationRecord[],
+  ): void {
+    const known = [...consumers].some((c) => this.byConsumer.get(c)?.has(uuid));
+    if (known) {
+      const kept: AllocationRecord[] = [];
+      for (const usage of this.allocations.get(uuid)?.values() ?? [])
+        for (const a of usage.list) if (!consumers.has(a.consumerUuid)) kept.push(a);
+      this.putAllocations(uuid, [...kept, ...list]);
+      return;
+    }
+    if (list.length === 0) return;
+    let byClass = this.allocations.get(uuid);
+    if (!byClass) {
+      byClass = new Map();
+      this.allocations.set(uuid, byClass);
+    }
+    this.appendAllocations(uuid, byClass, list);
+  }
+
   /** Replaces the live allocations of one provider. */
   private putAllocations(uuid: string, list: readonly AllocationRecord[]): void {
     const old = this.allocations.get(uuid);
@@ -506,6 +579,16 @@ export class FleetIndex implements Snapshot, SnapshotSource, ChangeJournal {
     old?.clear();
     if (list.length === 0) return;
     const byClass = old ?? new Map<string, ClassUsage>();
+    this.appendAllocations(uuid, byClass, list);
+    if (!old) this.allocations.set(uuid, byClass);
+  }
+
+  /** Adds allocations to one provider's usage by class (and to the consumer map). */
+  private appendAllocations(
+    uuid: string,
+    byClass: Map<string, ClassUsage>,
+    list: readonly AllocationRecord[],
+  ): void {
     for (const a of list) {
       const usage = byClass.get(a.resourceClass);
       if (usage) {
@@ -524,7 +607,6 @@ export class FleetIndex implements Snapshot, SnapshotSource, ChangeJournal {
       if (set) set.add(uuid);
       else this.byConsumer.set(a.consumerUuid, new Set([uuid]));
     }
-    if (!old) this.allocations.set(uuid, byClass);
   }
 }
 

@@ -38,8 +38,8 @@ export function createResourceModule(base: ResourceDeps): ServiceModule {
     onFeed: () => notifier.notify(),
   });
   const publish = coalescedNotify(base.store, CHANGES_CHANNEL, base.logger);
-  const store = notifyingStore(groupCommitStore(base.store), async (changes) => {
-    await index.refresh(changes);
+  const store = notifyingStore(groupCommitStore(base.store), async (changes, added) => {
+    await index.refresh(changes, added);
     notifier.notify();
     publish();
   });

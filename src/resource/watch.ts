@@ -72,7 +72,10 @@ export class ChangeNotifier {
  */
 export function notifyingStore(
   store: Store,
-  committed: (changes: ReadonlyMap<string, repo.ChangeKind>) => Promise<void>,
+  committed: (
+    changes: ReadonlyMap<string, repo.ChangeKind>,
+    added: ReadonlyMap<string, ReadonlySet<string>>,
+  ) => Promise<void>,
 ): Store {
   // Group-committed transactions share one database transaction: its changes are handed on
   // once, and every transaction of the batch waits for that one call.
@@ -103,7 +106,7 @@ export function notifyingStore(
       if (last && changes) {
         let done = handedOn.get(last);
         if (!done) {
-          done = committed(changes);
+          done = committed(changes, repo.addedIn(last));
           handedOn.set(last, done);
         }
         await done;

@@ -28,6 +28,8 @@ export const CHANGES_CHANNEL = "mulligan_resource_changes";
 
 /** What a transaction appended, by handle, so its commit can refresh indexes and wake watchers. */
 const appendedThrough = new WeakMap<Db, Map<string, ChangeKind>>();
+/** Per transaction: providers whose only change was new consumers' rows, and those consumers. */
+const addedThrough = new WeakMap<Db, Map<string, Set<string>>>();
 
 /**
  * The providers a transaction appended changes for (with the strongest kind per provider), or
@@ -37,16 +39,29 @@ export function appendedIn(db: Db): ReadonlyMap<string, ChangeKind> | undefined 
   return appendedThrough.get(db);
 }
 
+/**
+ * Of the providers appendedIn names with a "usage" change, those whose every change in the
+ * transaction was a new consumer's allocations (ClaimBest, a first Claim), with those consumers:
+ * the fleet index then reads just their rows instead of every allocation of the provider.
+ */
+export function addedIn(db: Db): ReadonlyMap<string, ReadonlySet<string>> {
+  return addedThrough.get(db) ?? new Map();
+}
+
 /** What changed: the provider itself, its inventories, or the usage of it (claims). */
 export type ChangeKind = "created" | "updated" | "inventory" | "usage" | "deleted";
 
-/** Appends one change per provider (each once, in UUID order) inside the caller's transaction. */
+/**
+ * Appends one change per provider (each once, in UUID order) inside the caller's transaction.
+ * `added`: the change is only the allocations of this new consumer (see addedIn).
+ */
 export async function appendChanges(
   store: Store,
   db: Db,
   providerUuids: readonly string[],
   change: ChangeKind,
   at: string,
+  added?: string,
 ): Promise<void> {
   const providers = [...new Set(providerUuids)].sort();
   if (providers.length === 0) return;
@@ -67,9 +82,20 @@ export async function appendChanges(
     seen = new Map();
     appendedThrough.set(db, seen);
   }
+  let adds = addedThrough.get(db);
+  if (!adds) {
+    adds = new Map();
+    addedThrough.set(db, adds);
+  }
   for (const p of providers) {
     const before = seen.get(p);
     if (before === undefined || STRENGTH[change] > STRENGTH[before]) seen.set(p, change);
+    // Only additions so far, and this one too: remember the consumer; anything else: re-read.
+    if (change === "usage" && added !== undefined && (before === undefined || adds.has(p))) {
+      const consumers = adds.get(p);
+      if (consumers) consumers.add(added);
+      else adds.set(p, new Set([added]));
+    } else adds.delete(p);
   }
 }
 

@@ -90,6 +90,22 @@ export async function loadAllocationRows(db: Db, providers: readonly string[], n
   );
 }
 
+/** Allocations of some consumers not ended at `now`. */
+export async function loadConsumerAllocationRows(
+  db: Db,
+  consumers: readonly string[],
+  now: string,
+) {
+  return chunked(consumers, (c) =>
+    db
+      .selectFrom("resource_allocations")
+      .selectAll()
+      .where("consumer_uuid", "in", c)
+      .where((eb) => eb.or([eb("window_end", "=", ""), eb("window_end", ">", now)]))
+      .execute(),
+  );
+}
+
 /** Groups by UUID. */
 export async function loadGroupRows(db: Db, uuids: readonly string[]) {
   return chunked(uuids, (c) =>
