@@ -112,6 +112,8 @@ export class FleetIndex implements Snapshot, SnapshotSource, ChangeJournal {
   private readonly allocations = new Map<string, Map<string, ClassUsage>>();
   private readonly byConsumer = new Map<string, Set<string>>();
   private readonly byGroup = new Map<string, Set<string>>();
+  /** Providers per capability name. */
+  private readonly capabilityCounts = new Map<string, number>();
   private readonly memberLists = new Map<string, readonly string[]>();
   private byName: readonly string[] | null = null;
   private ranks: Map<string, number> | null = null;
@@ -334,6 +336,10 @@ export class FleetIndex implements Snapshot, SnapshotSource, ChangeJournal {
     return [...(this.byConsumer.get(consumerUuid) ?? [])];
   }
 
+  hasCapability(name: string): boolean {
+    return (this.capabilityCounts.get(name) ?? 0) > 0;
+  }
+
   usageChangedSince(round: number): ReadonlySet<string> | null {
     if (round < this.journalFloor) return null;
     const roots = new Set<string>();
@@ -501,6 +507,13 @@ export class FleetIndex implements Snapshot, SnapshotSource, ChangeJournal {
       if (siblings) siblings.push(uuid);
       else this.children.set(newParent, [uuid]);
     }
+    for (const c of old?.capabilities ?? []) {
+      const n = (this.capabilityCounts.get(c) ?? 0) - 1;
+      if (n > 0) this.capabilityCounts.set(c, n);
+      else this.capabilityCounts.delete(c);
+    }
+    for (const c of record?.capabilities ?? [])
+      this.capabilityCounts.set(c, (this.capabilityCounts.get(c) ?? 0) + 1);
     const oldGroups = old?.groups ?? [];
     const newGroups = record?.groups ?? [];
     for (const g of oldGroups)

@@ -10,7 +10,6 @@ import {
   type InventoryRecord,
   type ProviderRecord,
   type QueryInput,
-  SHARING_CAPABILITY,
 } from "../model.js";
 import type { Snapshot } from "./snapshot.js";
 
@@ -23,6 +22,8 @@ const capabilitySets = new WeakMap<ProviderRecord, ReadonlySet<string>>();
 /** Read-through caches shared by the stages of one search. */
 export class SearchContext {
   private readonly anchorCache = new Map<string, readonly string[]>();
+  /** The sharing providers (the snapshot keeps them listed): shares() without a record lookup. */
+  private readonly sharing: ReadonlySet<string>;
 
   /**
    * `scope` bounds a search to some trees (the lazy search of candidates.ts works through the
@@ -33,7 +34,9 @@ export class SearchContext {
     readonly snapshot: Snapshot,
     readonly query: QueryInput,
     private readonly scope: { pool: readonly string[]; roots: ReadonlySet<string> } | null = null,
-  ) {}
+  ) {
+    this.sharing = new Set(snapshot.sharingProviders());
+  }
 
   /** True if a candidate may be anchored on this root in this search. */
   inScope(root: string): boolean {
@@ -104,8 +107,9 @@ export class SearchContext {
     return caps;
   }
 
+  /** True for a provider with MISC_SHARES_VIA_AGGREGATE. */
   shares(uuid: string): boolean {
-    return this.capabilities(uuid).has(SHARING_CAPABILITY);
+    return this.sharing.has(uuid);
   }
 
   inRegion(uuid: string): boolean {

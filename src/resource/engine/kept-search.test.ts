@@ -147,6 +147,7 @@ class JournaledSnapshot implements Snapshot, ChangeJournal {
   members = (g: string) => this.inner.members(g);
   used = (u: string, rc: string, w: QueryInput["window"]) => this.inner.used(u, rc, w);
   consumerProviders = (c: string) => this.inner.consumerProviders(c);
+  hasCapability = (name: string) => this.inner.hasCapability(name);
 
   usageChangedSince(round: number): ReadonlySet<string> {
     return new Set(this.journal.filter((e) => e.round > round).flatMap((e) => e.roots));

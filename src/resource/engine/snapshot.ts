@@ -47,6 +47,8 @@ export interface Snapshot {
   used(providerUuid: string, resourceClass: string, window: Window): number;
   /** Providers holding allocations of a consumer (for distance constraints). */
   consumerProviders(consumerUuid: string): readonly string[];
+  /** True if some provider has the capability (rules a required one out at once when not). */
+  hasCapability(name: string): boolean;
 }
 
 /**
@@ -102,6 +104,7 @@ export class MemorySnapshot implements Snapshot {
   private readonly trees = new Map<string, readonly string[]>();
   private roots: readonly string[] | null = null;
   private sharing: readonly string[] | null = null;
+  private capabilityNames: ReadonlySet<string> | null = null;
 
   constructor(
     providers: Iterable<ProviderRecord>,
@@ -180,6 +183,11 @@ export class MemorySnapshot implements Snapshot {
 
   consumerProviders(consumerUuid: string): readonly string[] {
     return [...(this.byConsumer.get(consumerUuid) ?? [])];
+  }
+
+  hasCapability(name: string): boolean {
+    this.capabilityNames ??= new Set([...this.providers.values()].flatMap((p) => p.capabilities));
+    return this.capabilityNames.has(name);
   }
 }
 

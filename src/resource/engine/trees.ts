@@ -66,13 +66,19 @@ function meetsDistance(ctx: SearchContext, root: string, d: DistanceInput, targe
   });
 }
 
-/** True if the union of the unnamed group's possible providers' capabilities can meet it. */
-function unnamedTraitsPossible(ctx: SearchContext, plan: GroupPlan, root: string): boolean {
+/**
+ * True if the union of the unnamed group's possible providers' capabilities can meet it, for
+ * the tree of `root` (or, with root null, for some tree: any of its providers in any tree).
+ */
+function unnamedTraitsPossible(ctx: SearchContext, plan: GroupPlan, root: string | null): boolean {
   const g: RequestGroupInput = plan.group;
   if (g.required.length === 0 && g.anyOf.length === 0) return true;
   const someHas = (c: string) => {
-    for (const byAnchor of plan.spread?.values() ?? [])
-      for (const u of byAnchor.get(root) ?? []) if (ctx.capabilities(u).has(c)) return true;
+    if (!ctx.snapshot.hasCapability(c)) return false;
+    for (const byAnchor of plan.spread?.values() ?? []) {
+      const lists = root === null ? byAnchor.values() : [byAnchor.get(root) ?? []];
+      for (const list of lists) for (const u of list) if (ctx.capabilities(u).has(c)) return true;
+    }
     return false;
   };
   return g.required.every(someHas) && g.anyOf.every((set) => set.some(someHas));
@@ -118,14 +124,18 @@ export function viableTrees(
       },
     );
   const unnamed = plans.find((p) => p.spread !== null);
-  if (unnamed && (unnamed.group.required.length > 0 || unnamed.group.anyOf.length > 0))
+  if (unnamed && (unnamed.group.required.length > 0 || unnamed.group.anyOf.length > 0)) {
+    // A capability no provider of any tree offers rules out every tree at once (the same step,
+    // without a pass per tree: an unsatisfiable query used to spend most of its time here).
+    const anywhere = unnamedTraitsPossible(ctx, unnamed, null);
     pool = narrowTrees(
       steps,
       pool,
       "required",
       "no tree's providers have the required capabilities",
-      (a) => unnamedTraitsPossible(ctx, unnamed, a),
+      (a) => anywhere && unnamedTraitsPossible(ctx, unnamed, a),
     );
+  }
   for (const d of q.distance) {
     const targets = consumerGroups(ctx, d);
     pool = narrowTrees(
