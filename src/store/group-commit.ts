@@ -44,14 +44,11 @@ export function groupCommitStore(store: Store, lanes = 1): Store {
   let running = 0;
 
   const retryable = (err: unknown) => err instanceof RetryTransaction || store.isRetryable(err);
-  /** Runs fn in tx, on PostgreSQL after bounding the transaction's lock waits. */
-  const bounded =
-    store.dialect === "postgres"
-      ? async <T>(tx: Tx, fn: (tx: Tx) => Promise<T>) => {
-          await sql`SET LOCAL lock_timeout = ${sql.lit(`${LOCK_TIMEOUT_MS}ms`)}`.execute(tx);
-          return fn(tx);
-        }
-      : <T>(tx: Tx, fn: (tx: Tx) => Promise<T>) => fn(tx);
+  /** On PostgreSQL, bounds the transaction's lock waits (see the header). */
+  const boundLockWaits = async (tx: Tx): Promise<void> => {
+    if (store.dialect === "postgres")
+      await sql`SET LOCAL lock_timeout = ${sql.lit(`${LOCK_TIMEOUT_MS}ms`)}`.execute(tx);
+  };
 
   let lingering = false;
   const pump = (waited = false): void => {
@@ -87,7 +84,12 @@ export function groupCommitStore(store: Store, lanes = 1): Store {
       // Alone: no savepoint needed (the store retries the whole transaction itself).
       const [unit] = batch as [Unit];
       try {
-        unit.resolve(await store.transaction((tx) => bounded(tx, unit.fn)));
+        unit.resolve(
+          await store.transaction(async (tx) => {
+            await boundLockWaits(tx);
+            return unit.fn(tx);
+          }),
+        );
       } catch (err) {
         unit.reject(err);
       }
@@ -97,7 +99,7 @@ export function groupCommitStore(store: Store, lanes = 1): Store {
     try {
       await store.transaction(async (tx) => {
         outcomes = [];
-        await bounded(tx, async () => {});
+        await boundLockWaits(tx);
         for (const [i, unit] of batch.entries()) {
           const name = sql.raw(`u${i}`);
           await sql`SAVEPOINT ${name}`.execute(tx);
