@@ -188,7 +188,7 @@ async function writeNewConsumer(
 ): Promise<ClaimResult> {
   const now = nowIso();
   const touched = [...w.allocations.keys()];
-  const names = await repo.lockProviders(tx, touched, now);
+  const names = await repo.lockProviders(tx, touched, now, store.dialect);
   const row = consumerRow(principal, w, undefined, now);
   if (!(await repo.insertConsumerIfNew(tx, row))) {
     const existing = await repo.getConsumer(tx, w.consumer);

@@ -8,6 +8,7 @@ import { type ExpressionBuilder, type Kysely, sql } from "kysely";
 import type { PageKey } from "../../platform/paging.js";
 import type { Database } from "../../store/database.js";
 import { afterKey } from "../../store/keyset.js";
+import type { Dialect } from "../../store/store.js";
 import type { Window } from "../model.js";
 import type { ResourceTables } from "../tables.js";
 
@@ -134,17 +135,31 @@ export async function lockQuotas(tx: Db, projectUuid: string, classes: readonly 
 }
 
 /**
- * Locks providers for a claim as bumpGenerations does (generation + 1, one row at a time in UUID
+ * Locks providers for a claim as bumpGenerations does (generation + 1, rows locked in UUID
  * order, so concurrent claims queue instead of deadlocking) and returns their names, which the
- * claim's answer needs: one statement per provider, no read after.
+ * claim's answer needs. PostgreSQL: one statement (a round trip saved per extra provider; the
+ * rows are locked as the sorted scan returns them); SQLite: one statement per provider.
  */
 export async function lockProviders(
   tx: Db,
   uuids: readonly string[],
   at: string,
+  dialect: Dialect,
 ): Promise<Map<string, string>> {
   const names = new Map<string, string>();
-  for (const uuid of [...new Set(uuids)].sort()) {
+  const sorted = [...new Set(uuids)].sort();
+  if (dialect === "postgres" && sorted.length > 1) {
+    const { rows } = await sql<{ uuid: string; name: string }>`
+      WITH locked AS MATERIALIZED (
+        SELECT uuid FROM resource_providers WHERE uuid = ANY(${sorted}::text[])
+        ORDER BY uuid FOR UPDATE)
+      UPDATE resource_providers p SET updated_at = ${at}, generation = p.generation + 1
+      FROM locked WHERE p.uuid = locked.uuid
+      RETURNING p.uuid, p.name`.execute(tx);
+    for (const row of rows) names.set(row.uuid, row.name);
+    return names;
+  }
+  for (const uuid of sorted) {
     const row = await tx
       .updateTable("resource_providers")
       .set((eb) => ({ updated_at: at, generation: eb("generation", "+", 1) }))
