@@ -161,29 +161,47 @@ export class FleetIndex implements Snapshot, SnapshotSource, ChangeJournal {
       for (const g of rows.groups) this.groups.set(g.uuid, groupRecord(g));
       for (const p of providerRecords(rows))
         this.putProvider(p.uuid, { ...p, capabilities: p.capabilities.map(intern) });
-      const byProvider = new Map<string, AllocationRecord[]>();
+      // Rows come in insertion order, so a consumer's rows (one claim) are usually neighbours:
+      // the previous row's consumer and window strings are reused without a lookup.
+      let last: AllocationRecord | undefined;
+      let lastConsumer = "";
+      let lastStart = "";
+      let lastEnd = "";
       await eachAllocationPage(tx, store.dialect, now, (page) => {
         for (const row of page) {
           const providerUuid = this.providers.get(row.provider_uuid)?.uuid ?? row.provider_uuid;
-          const key = `${row.window_start}\u0000${row.window_end}`;
-          let window = windows.get(key);
+          let window =
+            last && row.window_start === lastStart && row.window_end === lastEnd
+              ? last.window
+              : undefined;
           if (!window) {
-            window = allocationRecord(row).window;
-            windows.set(key, window);
+            const key = `${row.window_start}\u0000${row.window_end}`;
+            window = windows.get(key);
+            if (!window) {
+              window = allocationRecord(row).window;
+              windows.set(key, window);
+            }
           }
           const a: AllocationRecord = {
-            consumerUuid: intern(row.consumer_uuid),
+            consumerUuid:
+              last && row.consumer_uuid === lastConsumer ? last.consumerUuid : row.consumer_uuid,
             providerUuid,
             resourceClass: intern(row.resource_class),
             amount: row.amount,
             window,
           };
-          const list = byProvider.get(providerUuid);
-          if (list) list.push(a);
-          else byProvider.set(providerUuid, [a]);
+          let byClass = this.allocations.get(providerUuid);
+          if (!byClass) {
+            byClass = new Map();
+            this.allocations.set(providerUuid, byClass);
+          }
+          this.appendAllocation(providerUuid, byClass, a);
+          last = a;
+          lastConsumer = row.consumer_uuid;
+          lastStart = row.window_start;
+          lastEnd = row.window_end;
         }
       });
-      for (const [uuid, list] of byProvider) this.putAllocations(uuid, list);
     });
     this.unlisten = await store.listen(CHANGES_CHANNEL, () => void this.follow());
     this.timer = setInterval(() => void this.follow(), POLL_MS);
@@ -602,24 +620,31 @@ export class FleetIndex implements Snapshot, SnapshotSource, ChangeJournal {
     byClass: Map<string, ClassUsage>,
     list: readonly AllocationRecord[],
   ): void {
-    for (const a of list) {
-      const usage = byClass.get(a.resourceClass);
-      if (usage) {
-        usage.list.push(a);
-        usage.sum += a.amount;
-        if (a.window.start > usage.latest) usage.latest = a.window.start;
-        usage.open &&= a.window.end === null;
-      } else
-        byClass.set(a.resourceClass, {
-          list: [a],
-          sum: a.amount,
-          latest: a.window.start,
-          open: a.window.end === null,
-        });
-      const set = this.byConsumer.get(a.consumerUuid);
-      if (set) set.add(uuid);
-      else this.byConsumer.set(a.consumerUuid, new Set([uuid]));
-    }
+    for (const a of list) this.appendAllocation(uuid, byClass, a);
+  }
+
+  /** Adds one allocation to one provider's usage by class (and to the consumer map). */
+  private appendAllocation(
+    uuid: string,
+    byClass: Map<string, ClassUsage>,
+    a: AllocationRecord,
+  ): void {
+    const usage = byClass.get(a.resourceClass);
+    if (usage) {
+      usage.list.push(a);
+      usage.sum += a.amount;
+      if (a.window.start > usage.latest) usage.latest = a.window.start;
+      usage.open &&= a.window.end === null;
+    } else
+      byClass.set(a.resourceClass, {
+        list: [a],
+        sum: a.amount,
+        latest: a.window.start,
+        open: a.window.end === null,
+      });
+    const set = this.byConsumer.get(a.consumerUuid);
+    if (set) set.add(uuid);
+    else this.byConsumer.set(a.consumerUuid, new Set([uuid]));
   }
 }
 
