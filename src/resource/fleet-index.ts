@@ -155,7 +155,8 @@ export class FleetIndex implements Snapshot, SnapshotSource, ChangeJournal {
       const now = nowIso();
       const rows = await loadRegistryRows(tx);
       // Rows come with a string per field; the index keeps one copy of each repeated value
-      // (capability names, consumers, classes, windows) so half a million allocations stay lean.
+      // (capability names, classes, windows; a consumer's UUID across its neighbouring rows) so
+      // half a million allocations stay lean.
       const intern = interner();
       const windows = new Map<string, Window>();
       for (const g of rows.groups) this.groups.set(g.uuid, groupRecord(g));
