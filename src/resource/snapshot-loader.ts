@@ -8,7 +8,7 @@ import { nowIso } from "../platform/ids.js";
 import type { Dialect, Store, Tx } from "../store/store.js";
 import { MemorySnapshot, type Snapshot } from "./engine/snapshot.js";
 import type { AllocationRecord, GroupLevelName, GroupRecord, ProviderRecord } from "./model.js";
-import { type AllocationRow, loadSnapshotRows } from "./repo/claims.js";
+import { type AllocationRow, endsAfter, loadSnapshotRows } from "./repo/claims.js";
 import { inventoryRecord } from "./repo/registry.js";
 import type { ResourceTables } from "./tables.js";
 
@@ -100,7 +100,7 @@ export async function eachAllocationPage(
   const live = tx
     .selectFrom("resource_allocations")
     .selectAll()
-    .where((eb) => eb.or([eb("window_end", "=", ""), eb("window_end", ">", now)]))
+    .where(endsAfter(now))
     .limit(ALLOCATION_PAGE);
   if (dialect === "sqlite") {
     for (let after = -1; ; ) {

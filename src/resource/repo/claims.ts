@@ -21,6 +21,13 @@ export type QuotaRow = ResourceTables["resource_quotas"];
 
 const lower = (s: string) => s.toLowerCase();
 
+/**
+ * Allocations whose window ends after `t` ('' = open-ended): live at `t`, or (with `t` a window
+ * start) not ended before that window.
+ */
+export const endsAfter = (t: string) => (eb: ExpressionBuilder<Database, "resource_allocations">) =>
+  eb.or([eb("window_end", "=", ""), eb("window_end", ">", t)]);
+
 /** Everything the snapshot loader reads, in one pass. */
 export async function loadSnapshotRows(db: Db, now: string) {
   const [providers, inventories, capabilities, memberships, groups, allocations] =
@@ -30,11 +37,7 @@ export async function loadSnapshotRows(db: Db, now: string) {
       db.selectFrom("resource_provider_capabilities").selectAll().execute(),
       db.selectFrom("resource_provider_groups").selectAll().execute(),
       db.selectFrom("resource_groups").selectAll().execute(),
-      db
-        .selectFrom("resource_allocations")
-        .selectAll()
-        .where((eb) => eb.or([eb("window_end", "=", ""), eb("window_end", ">", now)]))
-        .execute(),
+      db.selectFrom("resource_allocations").selectAll().where(endsAfter(now)).execute(),
     ]);
   return { providers, inventories, capabilities, memberships, groups, allocations };
 }
@@ -80,29 +83,27 @@ export async function loadProviderRows(db: Db, uuids: readonly string[]) {
 }
 
 /** Allocations on some providers not ended at `now`. */
-export async function loadAllocationRows(db: Db, providers: readonly string[], now: string) {
-  return chunked(providers, (c) =>
-    db
-      .selectFrom("resource_allocations")
-      .selectAll()
-      .where("provider_uuid", "in", c)
-      .where((eb) => eb.or([eb("window_end", "=", ""), eb("window_end", ">", now)]))
-      .execute(),
-  );
+export function loadAllocationRows(db: Db, providers: readonly string[], now: string) {
+  return liveAllocationRows(db, "provider_uuid", providers, now);
 }
 
 /** Allocations of some consumers not ended at `now`. */
-export async function loadConsumerAllocationRows(
+export function loadConsumerAllocationRows(db: Db, consumers: readonly string[], now: string) {
+  return liveAllocationRows(db, "consumer_uuid", consumers, now);
+}
+
+function liveAllocationRows(
   db: Db,
-  consumers: readonly string[],
+  by: "provider_uuid" | "consumer_uuid",
+  uuids: readonly string[],
   now: string,
-) {
-  return chunked(consumers, (c) =>
+): Promise<AllocationRow[]> {
+  return chunked(uuids, (c) =>
     db
       .selectFrom("resource_allocations")
       .selectAll()
-      .where("consumer_uuid", "in", c)
-      .where((eb) => eb.or([eb("window_end", "=", ""), eb("window_end", ">", now)]))
+      .where(by, "in", c)
+      .where(endsAfter(now))
       .execute(),
   );
 }
@@ -192,7 +193,7 @@ export async function allocationsOverlapping(
     .selectFrom("resource_allocations")
     .selectAll()
     .where("provider_uuid", "in", providers)
-    .where((eb) => eb.or([eb("window_end", "=", ""), eb("window_end", ">", window.start)]));
+    .where(endsAfter(window.start));
   if (window.end !== null) q = q.where("window_start", "<", window.end);
   return q.execute();
 }
@@ -214,7 +215,7 @@ export async function usageOverlapping(
     .selectFrom("resource_allocations")
     .where("provider_uuid", "in", providers)
     .where("resource_class", "in", classes)
-    .where((eb) => eb.or([eb("window_end", "=", ""), eb("window_end", ">", window.start)]))
+    .where(endsAfter(window.start))
     .$if(window.end !== null, (q) => q.where("window_start", "<", window.end as string));
   const end = window.end;
   const covers = (eb: ExpressionBuilder<Database, "resource_allocations">) =>
@@ -403,7 +404,7 @@ export async function providerConsumerPage(
     .select(["consumer_uuid", "window_start"])
     .distinct()
     .where("provider_uuid", "=", provider)
-    .where((eb) => eb.or([eb("window_end", "=", ""), eb("window_end", ">", window.start)]));
+    .where(endsAfter(window.start));
   if (window.end !== null) q = q.where("window_start", "<", window.end);
   if (after) q = q.where(afterKey("window_start", "consumer_uuid", after));
   return q.orderBy("window_start").orderBy("consumer_uuid").limit(limit).execute();
