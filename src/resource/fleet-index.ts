@@ -191,12 +191,7 @@ export class FleetIndex implements Snapshot, SnapshotSource, ChangeJournal {
             amount: row.amount,
             window,
           };
-          let byClass = this.allocations.get(providerUuid);
-          if (!byClass) {
-            byClass = new Map();
-            this.allocations.set(providerUuid, byClass);
-          }
-          this.appendAllocation(providerUuid, byClass, a);
+          this.appendAllocation(providerUuid, a);
           last = a;
           lastConsumer = row.consumer_uuid;
           lastStart = row.window_start;
@@ -302,12 +297,7 @@ export class FleetIndex implements Snapshot, SnapshotSource, ChangeJournal {
         col.minUnit[i] = inv.minUnit;
         col.maxUnit[i] = inv.maxUnit;
         col.stepSize[i] = inv.stepSize;
-        let usage = this.allocations.get(uuid);
-        if (!usage) {
-          usage = new Map();
-          this.allocations.set(uuid, usage);
-        }
-        col.usage[i] = usage;
+        col.usage[i] = this.usageOf(uuid);
       });
       columns.set(rc, col);
     }
@@ -588,13 +578,7 @@ export class FleetIndex implements Snapshot, SnapshotSource, ChangeJournal {
       this.putAllocations(uuid, [...kept, ...list]);
       return;
     }
-    if (list.length === 0) return;
-    let byClass = this.allocations.get(uuid);
-    if (!byClass) {
-      byClass = new Map();
-      this.allocations.set(uuid, byClass);
-    }
-    this.appendAllocations(uuid, byClass, list);
+    for (const a of list) this.appendAllocation(uuid, a);
   }
 
   /** Replaces the live allocations of one provider. */
@@ -607,29 +591,26 @@ export class FleetIndex implements Snapshot, SnapshotSource, ChangeJournal {
           set?.delete(uuid);
           if (set?.size === 0) this.byConsumer.delete(a.consumerUuid);
         }
-    // The provider's map is kept and refilled: the class columns hold it.
     old?.clear();
-    if (list.length === 0) return;
-    const byClass = old ?? new Map<string, ClassUsage>();
-    this.appendAllocations(uuid, byClass, list);
-    if (!old) this.allocations.set(uuid, byClass);
+    for (const a of list) this.appendAllocation(uuid, a);
   }
 
-  /** Adds allocations to one provider's usage by class (and to the consumer map). */
-  private appendAllocations(
-    uuid: string,
-    byClass: Map<string, ClassUsage>,
-    list: readonly AllocationRecord[],
-  ): void {
-    for (const a of list) this.appendAllocation(uuid, byClass, a);
+  /**
+   * A provider's usage by class, made empty on first use. The map is kept and refilled in place,
+   * never replaced: the class columns hold it.
+   */
+  private usageOf(uuid: string): Map<string, ClassUsage> {
+    let byClass = this.allocations.get(uuid);
+    if (!byClass) {
+      byClass = new Map();
+      this.allocations.set(uuid, byClass);
+    }
+    return byClass;
   }
 
   /** Adds one allocation to one provider's usage by class (and to the consumer map). */
-  private appendAllocation(
-    uuid: string,
-    byClass: Map<string, ClassUsage>,
-    a: AllocationRecord,
-  ): void {
+  private appendAllocation(uuid: string, a: AllocationRecord): void {
+    const byClass = this.usageOf(uuid);
     const usage = byClass.get(a.resourceClass);
     if (usage) {
       usage.list.push(a);
