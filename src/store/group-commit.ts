@@ -11,7 +11,7 @@
  * - if the batch itself fails (the commit, say), every unit is retried or gets the error.
  *
  * A caller resolves only after the batch committed, so "answered" still means "durable".
- * One batch runs at a time (`lanes`), on PostgreSQL too: two batches of one process running at
+ * One batch runs at a time, on PostgreSQL too: two batches of one process running at
  * once lock providers unit by unit in no common order, and deadlocked each other within seconds
  * under load (each deadlock costs PostgreSQL's one-second deadlock_timeout: the claims bench's
  * p99 was 1.05 s with four lanes, 81 ms with one, at a higher rate). Batches of different
@@ -39,9 +39,9 @@ interface Unit {
 type Outcome = { ok: true; value: unknown } | { ok: false; err: unknown; retry: boolean };
 
 /** A store whose transactions are group-committed. */
-export function groupCommitStore(store: Store, lanes = 1): Store {
+export function groupCommitStore(store: Store): Store {
   const queue: Unit[] = [];
-  let running = 0;
+  let running = false;
 
   const retryable = (err: unknown) => err instanceof RetryTransaction || store.isRetryable(err);
   /** On PostgreSQL, bounds the transaction's lock waits (see the header). */
@@ -54,7 +54,7 @@ export function groupCommitStore(store: Store, lanes = 1): Store {
   const pump = (waited = false): void => {
     if (lingering) return;
     // A lone unit waits one turn of the event loop for others that are ready to join it.
-    if (!waited && running === 0 && queue.length === 1) {
+    if (!waited && !running && queue.length === 1) {
       lingering = true;
       setImmediate(() => {
         lingering = false;
@@ -62,14 +62,12 @@ export function groupCommitStore(store: Store, lanes = 1): Store {
       });
       return;
     }
-    while (running < lanes && queue.length > 0) {
-      const batch = queue.splice(0, MAX_BATCH);
-      running++;
-      void runBatch(batch).finally(() => {
-        running--;
-        pump();
-      });
-    }
+    if (running || queue.length === 0) return;
+    running = true;
+    void runBatch(queue.splice(0, MAX_BATCH)).finally(() => {
+      running = false;
+      pump();
+    });
   };
 
   const settle = (unit: Unit, outcome: Outcome): void => {
