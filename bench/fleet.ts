@@ -19,6 +19,8 @@
  * classes and capabilities.
  */
 
+import { prng } from "../test/prng.js";
+
 export const DEVICE_CLASS = "CUSTOM_FPGA";
 
 /** One VM of the pre-consumed load, and the size ClaimBest asks for in the claims bench. */
@@ -127,18 +129,6 @@ export function vmsPerTree(): number {
     Math.floor((NUMA_MEMORY - MEMORY_RESERVED) / VM.MEMORY_MB),
   );
   return Math.min(2 * perNuma, Math.floor(HOST_DISK / VM.DISK_GB));
-}
-
-/** A small fast PRNG (mulberry32) returning floats in [0, 1). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const inv = (resourceClass: string, total: number, reserved = 0, allocationRatio = 1) => ({

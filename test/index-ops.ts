@@ -21,6 +21,7 @@ import {
 import { newUuid } from "../src/platform/ids.js";
 import type { DistanceInput, QueryInput, Window } from "../src/resource/model.js";
 import type { TestServer } from "./harness.js";
+import { prng } from "./prng.js";
 
 export type Res = Client<typeof ResourceService>;
 type InventoryInit = MessageInitShape<typeof InventorySchema>;
@@ -29,18 +30,6 @@ type InventoryInit = MessageInitShape<typeof InventorySchema>;
 export const SEED = process.env.MULLIGAN_TEST_SEED
   ? Number(process.env.MULLIGAN_TEST_SEED)
   : Math.floor(Math.random() * 2 ** 31);
-
-/** mulberry32: a small, fast, seedable PRNG (uniform in [0, 1)). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** JSON.stringify replacer for messages holding int64 fields. */
 export const big = (_k: string, v: unknown) => (typeof v === "bigint" ? Number(v) : v);

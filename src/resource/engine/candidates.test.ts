@@ -5,6 +5,12 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import {
+  requestGroup as g,
+  inventory,
+  queryInput as q,
+  WINDOW,
+} from "../../../test/engine-fixtures.js";
 import type {
   AllocationRecord,
   GroupLevelName,
@@ -12,13 +18,11 @@ import type {
   InventoryRecord,
   ProviderRecord,
   QueryInput,
-  RequestGroupInput,
   SearchResult,
 } from "../model.js";
 import { checkQueryShape, findCandidates } from "./candidates.js";
 import { MemorySnapshot } from "./snapshot.js";
 
-const WINDOW = { start: "2026-01-01T00:00:00.000Z", end: null };
 type Inv = number | (Partial<InventoryRecord> & { total: number });
 interface RpSpec {
   parent?: string;
@@ -69,54 +73,12 @@ class Fixture {
       inventories: new Map(
         Object.entries(s.inv ?? {}).map(([rc, v]) => {
           const o = typeof v === "number" ? { total: v } : v;
-          const inv: InventoryRecord = {
-            resourceClass: rc,
-            total: o.total,
-            reserved: o.reserved ?? 0,
-            minUnit: o.minUnit ?? 1,
-            maxUnit: o.maxUnit ?? o.total,
-            stepSize: o.stepSize ?? 1,
-            allocationRatio: o.allocationRatio ?? 1,
-          };
-          return [rc, inv];
+          return [rc, inventory(rc, o.total, o)];
         }),
       ),
     }));
     return new MemorySnapshot(providers, this.groupRecords, this.allocations);
   }
-}
-
-function g(
-  suffix: string,
-  resources: Record<string, number>,
-  extra: Partial<RequestGroupInput> = {},
-) {
-  return {
-    suffix,
-    resources,
-    required: [],
-    forbidden: [],
-    anyOf: [],
-    memberOf: [],
-    forbiddenGroups: [],
-    inTree: null,
-    ...extra,
-  } satisfies RequestGroupInput;
-}
-
-function q(groups: RequestGroupInput[], extra: Partial<QueryInput> = {}): QueryInput {
-  return {
-    groups,
-    groupPolicy: null,
-    sameSubtree: [],
-    rootRequired: [],
-    rootForbidden: [],
-    regions: null,
-    distance: [],
-    window: WINDOW,
-    limit: 0,
-    ...extra,
-  };
 }
 
 /** Each candidate as "provider:CLASS=n,… | …", sorted (Placement asserts sets). */

@@ -7,44 +7,19 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { inventory, queryInput, requestGroup, WINDOW } from "../../../test/engine-fixtures.js";
+import { prng } from "../../../test/prng.js";
 import type {
   AllocationRecord,
   CandidateRecord,
   InventoryRecord,
   ProviderRecord,
   QueryInput,
-  RequestGroupInput,
 } from "../model.js";
 import { findCandidates } from "./candidates.js";
 import { KEPT_MS, keptSearch } from "./kept-search.js";
 import { type ChangeJournal, MemorySnapshot, type Snapshot } from "./snapshot.js";
 import { best, freeAfter, weigh } from "./weigh.js";
-
-const WINDOW = { start: "2026-01-01T00:00:00.000Z", end: null };
-
-/** A seeded PRNG (mulberry32), so a failure replays. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function inventory(resourceClass: string, total: number): InventoryRecord {
-  return {
-    resourceClass,
-    total,
-    reserved: 0,
-    minUnit: 1,
-    maxUnit: total,
-    stepSize: 1,
-    allocationRatio: 1,
-  };
-}
 
 /** Trees host (DISK_GB) → numa0/numa1 (VCPU, MEMORY_MB) → one CUSTOM_FPGA each. */
 function fleet(trees: number, rng: () => number): ProviderRecord[] {
@@ -73,48 +48,23 @@ function fleet(trees: number, rng: () => number): ProviderRecord[] {
   return out;
 }
 
-function group(suffix: string, resources: Record<string, number>): RequestGroupInput {
-  return {
-    suffix,
-    resources,
-    required: [],
-    forbidden: [],
-    anyOf: [],
-    memberOf: [],
-    forbiddenGroups: [],
-    inTree: null,
-  };
-}
-
-function query(groups: RequestGroupInput[], extra: Partial<QueryInput> = {}): QueryInput {
-  return {
-    groups,
-    groupPolicy: null,
-    sameSubtree: [],
-    rootRequired: [],
-    rootForbidden: [],
-    regions: null,
-    distance: [],
-    window: WINDOW,
-    limit: 0,
-    ...extra,
-  };
-}
-
 const QUERIES: Record<string, QueryInput> = {
-  flat: query([group("", { VCPU: 2, MEMORY_MB: 4096, DISK_GB: 40 })]),
-  nested: query([group("_CPU", { VCPU: 2, MEMORY_MB: 2048 }), group("_DEV", { CUSTOM_FPGA: 1 })], {
-    sameSubtree: [["_CPU", "_DEV"]],
-    groupPolicy: "none",
-  }),
-  isolated: query([group("_A", { VCPU: 3 }), group("_B", { VCPU: 3 })], {
+  flat: queryInput([requestGroup("", { VCPU: 2, MEMORY_MB: 4096, DISK_GB: 40 })]),
+  nested: queryInput(
+    [requestGroup("_CPU", { VCPU: 2, MEMORY_MB: 2048 }), requestGroup("_DEV", { CUSTOM_FPGA: 1 })],
+    {
+      sameSubtree: [["_CPU", "_DEV"]],
+      groupPolicy: "none",
+    },
+  ),
+  isolated: queryInput([requestGroup("_A", { VCPU: 3 }), requestGroup("_B", { VCPU: 3 })], {
     groupPolicy: "isolate",
   }),
-  capable: query([{ ...group("", { VCPU: 1 }), required: ["CUSTOM_FAST"] }]),
-  forbidden: query([group("", { VCPU: 4 })], {
+  capable: queryInput([{ ...requestGroup("", { VCPU: 1 }), required: ["CUSTOM_FAST"] }]),
+  forbidden: queryInput([requestGroup("", { VCPU: 4 })], {
     forbiddenTrees: new Set(["host001", "host004"]),
   }),
-  limited: query([group("", { VCPU: 2, DISK_GB: 10 })], { limit: 5 }),
+  limited: queryInput([requestGroup("", { VCPU: 2, DISK_GB: 10 })], { limit: 5 }),
 };
 
 /** A snapshot that changes in place and journals what changed, like the fleet index. */
@@ -280,7 +230,7 @@ describe("kept search", () => {
 
   it("an answer with nothing left explains why", () => {
     const snap = new JournaledSnapshot(fleet(2, prng(3)));
-    const q = query([group("", { VCPU: 100 })]);
+    const q = queryInput([requestGroup("", { VCPU: 100 })]);
     const found = keptSearch(snap, "none", q, [], 0);
     assert.equal(found.scored.length, 0);
     assert.match(found.explanation?.summary ?? "", /VCPU/);

@@ -1,23 +1,13 @@
 /** Weighers: pack, spread and random_top_k over candidates of a small in-memory fleet. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { InventoryRecord, ProviderRecord, QueryInput } from "../model.js";
+import { inventory, queryInput, requestGroup, WINDOW } from "../../../test/engine-fixtures.js";
+import type { ProviderRecord } from "../model.js";
 import { findCandidates } from "./candidates.js";
 import { MemorySnapshot } from "./snapshot.js";
 import { weigh } from "./weigh.js";
 
-const WINDOW = { start: "2026-01-01T00:00:00.000Z", end: null };
-
 function host(name: string, vcpu: number): ProviderRecord {
-  const inv: InventoryRecord = {
-    resourceClass: "VCPU",
-    total: vcpu,
-    reserved: 0,
-    minUnit: 1,
-    maxUnit: vcpu,
-    stepSize: 1,
-    allocationRatio: 1,
-  };
   return {
     uuid: name,
     name,
@@ -27,7 +17,7 @@ function host(name: string, vcpu: number): ProviderRecord {
     generation: 1,
     capabilities: [],
     groups: [],
-    inventories: new Map([["VCPU", inv]]),
+    inventories: new Map([["VCPU", inventory("VCPU", vcpu)]]),
   };
 }
 
@@ -40,28 +30,7 @@ const snap = new MemorySnapshot(
     { consumerUuid: "b", providerUuid: "h3", resourceClass: "VCPU", amount: 14, window: WINDOW },
   ],
 );
-const query: QueryInput = {
-  groups: [
-    {
-      suffix: "",
-      resources: { VCPU: 1 },
-      required: [],
-      forbidden: [],
-      anyOf: [],
-      memberOf: [],
-      forbiddenGroups: [],
-      inTree: null,
-    },
-  ],
-  groupPolicy: null,
-  sameSubtree: [],
-  rootRequired: [],
-  rootForbidden: [],
-  regions: null,
-  distance: [],
-  window: WINDOW,
-  limit: 0,
-};
+const query = queryInput([requestGroup("", { VCPU: 1 })]);
 const candidates = findCandidates(snap, query).candidates;
 const hosts = (list: typeof candidates) => list.map((c) => [...c.allocations.keys()].join("+"));
 
