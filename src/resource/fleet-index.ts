@@ -43,6 +43,7 @@ import {
   feedStart,
 } from "./repo/changes.js";
 import {
+  type AllocationRow,
   loadAllocationRows,
   loadConsumerAllocationRows,
   loadGroupRows,
@@ -481,20 +482,11 @@ export class FleetIndex implements Snapshot, SnapshotSource, ChangeJournal {
     for (const g of groupRows) this.groups.set(g.uuid, groupRecord(g));
     const records = new Map(providerRecords(rows).map((p) => [p.uuid, p]));
     for (const uuid of fullList) this.putProvider(uuid, records.get(uuid));
-    const byProvider = new Map<string, AllocationRecord[]>();
-    for (const uuid of [...fullList, ...usageSet]) byProvider.set(uuid, []);
-    for (const row of allocationRows)
-      byProvider.get(row.provider_uuid)?.push(allocationRecord(row));
-    for (const [uuid, list] of byProvider) this.putAllocations(uuid, list);
-    const addedByProvider = new Map<string, AllocationRecord[]>();
-    for (const row of addedRows) {
-      if (!added.get(row.provider_uuid)?.has(row.consumer_uuid)) continue;
-      const list = addedByProvider.get(row.provider_uuid);
-      if (list) list.push(allocationRecord(row));
-      else addedByProvider.set(row.provider_uuid, [allocationRecord(row)]);
-    }
-    for (const [uuid, consumers] of added)
-      this.addAllocations(uuid, consumers, addedByProvider.get(uuid) ?? []);
+    for (const [uuid, list] of byProvider([...fullList, ...usageSet], allocationRows))
+      this.putAllocations(uuid, list);
+    const isAdded = (row: AllocationRow) => added.get(row.provider_uuid)?.has(row.consumer_uuid);
+    for (const [uuid, list] of byProvider(added.keys(), addedRows.filter(isAdded)))
+      this.addAllocations(uuid, added.get(uuid) ?? new Set(), list);
     this.cursor = cursor;
     this.rounds++;
     this.journalRound(fullList, [...usageSet, ...added.keys()]);
@@ -628,6 +620,17 @@ export class FleetIndex implements Snapshot, SnapshotSource, ChangeJournal {
     if (set) set.add(uuid);
     else this.byConsumer.set(a.consumerUuid, new Set([uuid]));
   }
+}
+
+/** Rows as records, one list per provider of `uuids` (empty if it has none); others left out. */
+function byProvider(
+  uuids: Iterable<string>,
+  rows: readonly AllocationRow[],
+): Map<string, AllocationRecord[]> {
+  const out = new Map<string, AllocationRecord[]>();
+  for (const uuid of uuids) out.set(uuid, []);
+  for (const row of rows) out.get(row.provider_uuid)?.push(allocationRecord(row));
+  return out;
 }
 
 /** One shared copy of each equal string seen (for a bulk load; dropped after it). */

@@ -83,8 +83,8 @@ export function best(
 }
 
 /**
- * Indexes of the `wanted` best of `scored` in order: by free capacity (ascending for direction
- * 1, descending for -1), ties by position. A full sort when that is most of them.
+ * The `wanted` best of `scored`, in order: by free capacity (ascending for direction 1,
+ * descending for -1), ties by position. A full sort when that is most of them.
  */
 function firstOrdered(scored: readonly Scored[], wanted: number, direction: 1 | -1): Scored[] {
   const before = (i: number, j: number) => {
