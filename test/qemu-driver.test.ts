@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { access, chmod, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -61,6 +61,10 @@ function spec(overrides: Partial<GuestSpec> = {}): GuestSpec {
     bootMarker: image.boot_marker,
     ...overrides,
   };
+}
+
+function sha256(bytes: Buffer): string {
+  return createHash("sha256").update(bytes).digest("hex");
 }
 
 /** Pids of every process whose command line names guest `uuid`. */
@@ -151,6 +155,49 @@ test("a guest boots, reads its config drive, is adopted after a restart and is d
   await restarted.destroy(s.uuid);
   assert.equal(await restarted.consoleLog(s.uuid, 100), "");
   await restarted.close();
+});
+
+test("a qcow2 disk image boots through a copy-on-write overlay; the image is never written", async () => {
+  // The disk-bootable test OS of the bare-metal tests (SYSLINUX + kernel on an MBR disk),
+  // converted to qcow2 as an operator's cloud image would come.
+  const built = join(ROOT, ".cache", "deploy-image");
+  execFileSync("bash", [join(ROOT, "scripts", "build-deploy-image.sh"), built], {
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  const imageDir = await mkdtemp(join(tmpdir(), "mulligan-qcow2-"));
+  const imagePath = join(imageDir, "os.qcow2");
+  execFileSync("qemu-img", ["convert", "-q", "-O", "qcow2", join(built, "disk.raw"), imagePath]);
+  const hashBefore = sha256(await readFile(imagePath));
+  const s = spec({
+    image: { kind: "disk", path: imagePath, format: "qcow2" },
+    bootMarker: "mulligan-deployed-os booted",
+  });
+  const driver = await QemuDriver.create({ stateDir, shutdownGraceMs: 500 });
+  try {
+    const created = await driver.create(s, { bootTimeoutMs: BOOT_TIMEOUT_MS });
+    assert.equal(created.power, "running");
+    assert.match(await driver.consoleLog(s.uuid, 64 * 1024), /mulligan-deployed-os booted/);
+    // The guest's root disk is an overlay whose backing file is the image, in its format.
+    const info = JSON.parse(
+      execFileSync("qemu-img", [
+        "info",
+        "--force-share",
+        "--output=json",
+        join(stateDir, s.uuid, "disk.qcow2"),
+      ]).toString(),
+    );
+    assert.equal(info.format, "qcow2");
+    assert.equal(info["backing-filename"], imagePath);
+    assert.equal(info["backing-filename-format"], "qcow2");
+    assert.equal(info["virtual-size"], s.diskGb * 1024 ** 3);
+    await driver.destroy(s.uuid);
+    assert.deepEqual(await qemuPidsOf(s.uuid), []);
+    assert.equal(await exists(join(stateDir, s.uuid)), false);
+    assert.equal(sha256(await readFile(imagePath)), hashBefore, "the image itself was written");
+  } finally {
+    await driver.close();
+    await rm(imageDir, { recursive: true, force: true });
+  }
 });
 
 test("a missing QEMU binary is HYPERVISOR_MISSING, the host's fault", async () => {
