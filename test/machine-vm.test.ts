@@ -159,7 +159,11 @@ describe("virtual machines end to end (real QEMU) [sqlite]", () => {
     assert.match(console, /ssh-keys=1/);
     assert.equal(qemuProcesses(m.uuid).length, 1, "one QEMU process for the guest");
     const held = await s.client(ResourceService).getAllocations({ consumer: m.uuid });
-    assert.equal(held.allocations[0]?.providerName, "b-good-host");
+    assert.deepEqual(
+      held.allocations.map((a) => a.providerName),
+      ["b-good-host"],
+      "one allocation, on the good host: the broken host's claim was released",
+    );
 
     await machines.decommission({ machine: m.uuid });
     await until(s, m.uuid, [MachineState.DELETED], 60_000);
