@@ -19,7 +19,10 @@ export interface ControlSettings {
   maxAttempts: number;
   /** How long a leased task stays with its executor without a report. */
   leaseMs: number;
-  /** A task still open this long after it was queued has failed (its executor is gone). */
+  /**
+   * A task that no executor has leased or renewed for this long (ready, or its lease lapsed)
+   * has failed: its executor is gone. A task whose lease is live never fails by this.
+   */
   taskDeadlineMs: number;
   /** How long a scheduler holds a machine in SCHEDULING before another may take it. */
   scheduleHoldMs: number;

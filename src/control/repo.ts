@@ -502,14 +502,28 @@ export async function cancelOpenBuilds(db: Db, machineUuid: string, now: string)
     .execute();
 }
 
-/** Open tasks created before `before` (their executor never finished them). */
-export async function overdueTasks(db: Db, before: string, limit: number): Promise<Task[]> {
+/**
+ * Open tasks no executor has worked on since `before`: ready, or leased with a lapsed lease, and
+ * neither leased nor renewed (every lease, report and progress sets `updated_at`) since then. A
+ * task whose lease is live is never overdue, however long ago it was queued.
+ */
+export async function overdueTasks(
+  db: Db,
+  before: string,
+  now: string,
+  limit: number,
+): Promise<Task[]> {
   const rows = await db
     .selectFrom("control_tasks")
     .selectAll()
-    .where("state", "in", ["ready", "leased"])
-    .where("created_at", "<", before)
-    .orderBy("created_at")
+    .where((eb) =>
+      eb.or([
+        eb("state", "=", "ready"),
+        eb.and([eb("state", "=", "leased"), eb("lease_until", "<", now)]),
+      ]),
+    )
+    .where("updated_at", "<", before)
+    .orderBy("updated_at")
     .limit(limit)
     .execute();
   return rows.map(taskOf);

@@ -3,8 +3,9 @@
  * PENDING machines (or SCHEDULING ones whose scheduler died), claims resources with ClaimBest
  * (consumer = the machine's UUID, hosts that already failed it avoided), and in one transaction
  * moves the machine to PROVISIONING with its BUILD task for the chosen host. It also fails
- * tasks whose executor never finished them. Replicas share the work through compare-and-swap
- * on the machine's state, so each machine is scheduled by one of them.
+ * tasks no executor has worked on for the task deadline (never leased, or a lapsed lease not
+ * taken again). Replicas share the work through compare-and-swap on the machine's state, so
+ * each machine is scheduled by one of them.
  */
 import { MulliganError } from "../platform/errors.js";
 import { newUuid, nowIso } from "../platform/ids.js";
@@ -69,7 +70,7 @@ export class Scheduler {
     }
   }
 
-  /** One pass: schedule what waits, fail what is overdue. */
+  /** One pass: schedule what waits, fail what no executor works on (repo.overdueTasks). */
   async round(): Promise<void> {
     const { store, settings } = this.deps;
     for (const m of await repo.schedulable(store.db, nowIso(), BATCH)) {
@@ -77,11 +78,11 @@ export class Scheduler {
       await this.schedule(m);
     }
     const before = new Date(Date.now() - settings.taskDeadlineMs).toISOString();
-    for (const t of await repo.overdueTasks(store.db, before, BATCH))
+    for (const t of await repo.overdueTasks(store.db, before, nowIso(), BATCH))
       await finish(this.deps, t, {
         step: OVERDUE_STEP[t.kind],
         reason: "EXECUTOR_LOST",
-        message: `no executor finished the task within ${Math.round(settings.taskDeadlineMs / 1000)} s`,
+        message: `no executor worked on the task for ${Math.round(settings.taskDeadlineMs / 1000)} s`,
         hostFault: true,
       });
   }

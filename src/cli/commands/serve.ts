@@ -62,7 +62,7 @@ export function serveCommand(): Command {
     )
     .option(
       "--control-task-deadline <duration>",
-      "a task still open this long after it was queued fails EXECUTOR_LOST (default 10m)",
+      "a task no executor has leased or renewed for this long fails EXECUTOR_LOST (default 10m)",
     )
     .option(
       "--local-executor",
