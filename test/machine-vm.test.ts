@@ -146,6 +146,8 @@ describe("virtual machines end to end (real QEMU) [sqlite]", () => {
     assert.equal(active.attempts.length, 2);
     assert.equal(active.attempts[0]?.hostName, "a-broken-host");
     assert.equal(active.attempts[0]?.reason, "HYPERVISOR_MISSING");
+    // The failure is the first attempt's, not the ACTIVE machine's.
+    assert.deepEqual([active.failedStep, active.reason], ["", ""]);
     assert.ok(
       steps.includes("PROVISIONING:boot") || steps.some((x) => x.startsWith("PROVISIONING:")),
       steps.join(" "),

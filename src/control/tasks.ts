@@ -230,6 +230,9 @@ export async function finish(deps: ControlDeps, task: Task, failure: TaskFailure
           repo.transition(tx, m, "ACTIVE", {
             step: "boot",
             message: `running on ${m.hostName || m.hostUuid}`,
+            // An earlier attempt's failure stays in `attempts`; the machine itself is fine now.
+            failedStep: "",
+            reason: "",
             at,
           }),
         );

@@ -13,7 +13,7 @@ import { ensureServiceAccount } from "../iam/service-accounts.js";
 import type { Host } from "./host.js";
 
 /** How long to wait between tries while the server is not bootstrapped yet. */
-const RETRY_MS = 3000;
+const RETRY_MS = 500;
 export const LOCAL_EXECUTOR_ACCOUNT = "local-executor";
 
 export interface LocalExecutor {
