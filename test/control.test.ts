@@ -175,7 +175,7 @@ forEachStore(
       await until(s, m?.uuid ?? "", MachineState.DELETED);
     });
 
-    test("a host failure reschedules to the other host; when attempts run out: ERROR, claims released", async () => {
+    test("a host failure reschedules to the other host; when no untried host is left: ERROR NO_CAPACITY, claims released", async () => {
       const s = server();
       const machines = s.client(MachineService);
       const m = (
