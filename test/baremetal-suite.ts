@@ -5,8 +5,14 @@
  * enroll → verify → inspect (the inventory is the guest's) → clean → AVAILABLE → Provision
  * BAREMETAL → the image is written and verified on the node's disk, the node boots it from disk
  * → ACTIVE → Decommission → cleaned → AVAILABLE, nothing held. A wrong BMC password ends
- * VERIFY_FAILED with AUTH_FAILED. Needs the agent and the test OS (scripts/build-deploy-agent.sh,
- * scripts/build-deploy-image.sh) and Debian's qemu-system-x86, ipxe-qemu, openipmi, ipmitool.
+ * VERIFY_FAILED with AUTH_FAILED. Over the whole flow, neither BMC password nor any agent token
+ * issued (read from the per-MAC iPXE script, as the node reads it) appears in a line the server
+ * or the conductor logs (debug level), in any process's argv (sampled from /proc), or in an
+ * answer the caller got (every response of the test's clients, streams included, as JSON); the
+ * two places that carry them by design, LeaseTasks to the owning conductor and the iPXE script,
+ * are not the caller's (docs/baremetal.md, "Secrets"). Needs the agent and the test OS
+ * (scripts/build-deploy-agent.sh, scripts/build-deploy-image.sh) and Debian's qemu-system-x86,
+ * ipxe-qemu, openipmi, ipmitool.
  * One suite per BMC protocol (baremetal-e2e.test.ts, baremetal-redfish-e2e.test.ts).
  */
 import assert from "node:assert/strict";
@@ -14,6 +20,9 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { toJsonString } from "@bufbuild/protobuf";
+import { createClient, type Interceptor } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
 import pino from "pino";
 import { QemuDriver } from "../src/executor/drivers/qemu/qemu-driver.js";
 import { Executor } from "../src/executor/executor.js";
@@ -31,8 +40,10 @@ import {
   requireBareMetal,
   untilNode as untilNodeOf,
 } from "./baremetal-helpers.js";
+import { sampleArgv } from "./bmc-helpers.js";
 import {
   assertNothingHeld,
+  capturingLogger,
   closedPort,
   type FreshStore,
   freshStore,
@@ -41,7 +52,64 @@ import {
 } from "./harness.js";
 
 const PASSWORD = "e2e-Bmc-Secret";
+const WRONG_PASSWORD = "not-the-password";
 const logger = pino({ level: process.env.MULLIGAN_TEST_LOG ?? "silent" });
+
+/**
+ * Keeps every answer the client gets, unary or streamed, as "Method {json}" — what a caller
+ * could print or store.
+ */
+function recordingAnswers(answers: string[]): Interceptor {
+  const keep = (method: string, schema: Parameters<typeof toJsonString>[0], message: unknown) =>
+    answers.push(`${method} ${toJsonString(schema, message as never)}`);
+  return (next) => async (req) => {
+    const res = await next(req);
+    const { name, output } = req.method;
+    if (!res.stream) {
+      keep(name, output, res.message);
+      return res;
+    }
+    const messages = res.message;
+    return {
+      ...res,
+      message: (async function* () {
+        for await (const m of messages) {
+          keep(name, output, m);
+          yield m;
+        }
+      })(),
+    };
+  };
+}
+
+/**
+ * The agent tokens the boot server hands out while it runs: the per-MAC iPXE script of each of
+ * `macs`, fetched every 200 ms like the node's firmware fetches it (unauthenticated by design;
+ * an agent boot keeps its script for many seconds, so none is missed). `stop()` returns them.
+ */
+function collectAgentTokens(bootUrl: string, macs: string[]): { stop(): Promise<Set<string>> } {
+  const tokens = new Set<string>();
+  let done = false;
+  const poller = (async () => {
+    while (!done) {
+      for (const mac of macs) {
+        const script = await fetch(`${bootUrl}/boot/ipxe?mac=${mac}`)
+          .then((r) => r.text())
+          .catch(() => "");
+        const token = /mulligan\.token=(\S+)/.exec(script)?.[1];
+        if (token) tokens.add(token);
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  })();
+  return {
+    async stop() {
+      done = true;
+      await poller;
+      return tokens;
+    },
+  };
+}
 
 /** The whole flow against one simulated node behind a `bmc` BMC. */
 export function bareMetalSuite(bmcKind: "ipmi" | "redfish"): void {
@@ -52,8 +120,17 @@ export function bareMetalSuite(bmcKind: "ipmi" | "redfish"): void {
     let driver: QemuDriver | undefined;
     let sim: SimNode | undefined;
     const dirs: string[] = [];
+    /** What the server and the conductor log, at debug level, for the whole flow. */
+    const serverLog = capturingLogger();
+    const conductorLog = capturingLogger();
+    /** Every answer the test's clients got (GetNode, ListNodes, GetMachine, WatchMachine…). */
+    const answers: string[] = [];
+    let argv: ReturnType<typeof sampleArgv> | undefined;
+    let tokens: ReturnType<typeof collectAgentTokens> | undefined;
+    /** The server as the test calls it: the admin's clients, every answer recorded. */
+    let caller: TestServer | undefined;
 
-    const nodes = () => (server as TestServer).client(NodeService);
+    const nodes = () => (caller as TestServer).client(NodeService);
     /** The enrollment's BMC part for the simulated node, with `password`. */
     const bmcOf = (password: string) => {
       const e = (sim as SimNode).bmcEndpoint;
@@ -67,14 +144,35 @@ export function bareMetalSuite(bmcKind: "ipmi" | "redfish"): void {
         skipTlsVerify: e.verifyTls === false,
       };
     };
-    const untilNode = (ref: string, want: NodeState, ms: number) =>
-      untilNodeOf(server as TestServer, ref, want, ms);
+    /** Polls GetNode until `want`, then lists the nodes too (both answers are recorded). */
+    const untilNode = async (ref: string, want: NodeState, ms: number) => {
+      const n = await untilNodeOf(caller as TestServer, ref, want, ms);
+      await nodes().listNodes({});
+      return n;
+    };
 
     before(async () => {
       await requireBareMetal();
       store = await freshStore("sqlite");
-      server = await startTestServer(store.url);
+      argv = sampleArgv(25);
+      await argv.ready;
+      server = await startTestServer(store.url, undefined, { logger: serverLog.logger });
       const s = server;
+      const recorded = createGrpcTransport({
+        baseUrl: s.url,
+        interceptors: [
+          (next) => (req) => {
+            req.header.set("authorization", `Bearer ${s.admin.token}`);
+            return next(req);
+          },
+          recordingAnswers(answers),
+        ],
+      });
+      caller = {
+        ...s,
+        client: (service, token) =>
+          token === undefined ? createClient(service, recorded) : s.client(service, token),
+      };
       await s.meta().createRegion({ name: "lab" });
       const iam = s.client(IdentityService);
       const created = await iam.createAccount({ name: "conductor", kind: AccountKind.EXECUTOR });
@@ -93,7 +191,12 @@ export function bareMetalSuite(bmcKind: "ipmi" | "redfish"): void {
         vcpus: 1,
         workDir: join(work, "nodes"),
       });
-      driver = await QemuDriver.create({ stateDir: join(work, "guests"), accel: "tcg", logger });
+      tokens = collectAgentTokens(`http://127.0.0.1:${port}`, sim.macs);
+      driver = await QemuDriver.create({
+        stateDir: join(work, "guests"),
+        accel: "tcg",
+        logger: conductorLog.logger,
+      });
       executor = await Executor.start({
         server: s.url,
         account: "conductor",
@@ -102,7 +205,7 @@ export function bareMetalSuite(bmcKind: "ipmi" | "redfish"): void {
         region: "lab",
         stateDir: join(work, "executor"),
         driver,
-        logger,
+        logger: conductorLog.logger,
         conductor: {
           group: "default",
           boot: { host: "127.0.0.1", port, advertiseHost: "10.0.2.2", agentDir: AGENT_DIR },
@@ -113,6 +216,8 @@ export function bareMetalSuite(bmcKind: "ipmi" | "redfish"): void {
     });
 
     after(async () => {
+      await argv?.stop();
+      await tokens?.stop();
       await executor?.stop().catch(() => {});
       await driver?.close().catch(() => {});
       await sim?.stop().catch(() => {});
@@ -125,7 +230,7 @@ export function bareMetalSuite(bmcKind: "ipmi" | "redfish"): void {
       await nodes().enrollNode({
         name: "bm-wrong",
         region: "lab",
-        bmc: bmcOf("not-the-password"),
+        bmc: bmcOf(WRONG_PASSWORD),
         bootMacs: ["52:54:00:aa:bb:cc"],
       });
       const n = await untilNode("bm-wrong", NodeState.VERIFY_FAILED, 120_000).catch(
@@ -133,12 +238,12 @@ export function bareMetalSuite(bmcKind: "ipmi" | "redfish"): void {
       );
       assert.equal(n?.state, NodeState.VERIFY_FAILED);
       assert.equal(n?.lastError?.reason, "AUTH_FAILED", n?.lastError?.message);
-      assert.ok(!JSON.stringify(n?.lastError).includes("not-the-password"));
+      assert.ok(!JSON.stringify(n?.lastError).includes(WRONG_PASSWORD));
       await nodes().deleteNode({ node: "bm-wrong" });
     });
 
     test("enroll → verify → inspect → clean → AVAILABLE → deploy → ACTIVE → decommission → AVAILABLE", async () => {
-      const s = server as TestServer;
+      const s = caller as TestServer;
       const node = sim as SimNode;
       const started = Date.now();
       const lap = (what: string) => logger.info({ s: (Date.now() - started) / 1000 }, what);
@@ -185,6 +290,14 @@ export function bareMetalSuite(bmcKind: "ipmi" | "redfish"): void {
         })
       ).machine;
       assert.ok(m);
+      // The machine's events as a watcher sees them, from provisioning to DELETED.
+      const watched: MachineState[] = [];
+      const watching = (async () => {
+        for await (const r of machines.watchMachine({ machine: m.uuid })) {
+          watched.push(r.machine?.state ?? MachineState.UNSPECIFIED);
+          if (r.machine?.state === MachineState.DELETED) return;
+        }
+      })();
       const end = Date.now() + 600_000;
       let got = m;
       while (got.state !== MachineState.ACTIVE) {
@@ -210,6 +323,54 @@ export function bareMetalSuite(bmcKind: "ipmi" | "redfish"): void {
         MachineState.DELETED,
       );
       await assertNothingHeld(s, m.uuid);
+      await watching;
+      assert.ok(
+        watched.includes(MachineState.ACTIVE),
+        `watched ${watched.map((w) => MachineState[w])}`,
+      );
+      await machines.listMachines({});
+    });
+
+    test("no BMC password or agent token in a log line, a process's argv or an answer", async () => {
+      const issued = [...(await (tokens as ReturnType<typeof collectAgentTokens>).stop())];
+      // One agent boot each: inspect, clean, deploy, and the clean of the decommission.
+      assert.equal(issued.length, 4, "an agent token per agent boot");
+      const { argvs, samples } = await (argv as ReturnType<typeof sampleArgv>).stop();
+      const lines = [...serverLog.lines, ...conductorLog.lines];
+      // The captures saw the flow: the conductor's debug lines of the agent's callbacks, the
+      // server's requests, the node's QEMU guest among the processes, and the answers.
+      assert.ok(
+        conductorLog.lines.some((l) => l.includes("agent callback")),
+        "the conductor's log is captured at debug level",
+      );
+      assert.ok(serverLog.lines.length > 0, "the server's log is captured");
+      assert.ok(samples > 10, `argv sampled ${samples} times`);
+      assert.ok(
+        [...argvs].some((a) => a.includes("qemu-system-x86_64") && a.includes("bm-1")),
+        "the node's guest among the sampled processes",
+      );
+      if (bmcKind === "ipmi")
+        assert.ok(
+          [...argvs].some((a) => a.startsWith("ipmitool ")),
+          "the conductor's ipmitool runs among the sampled processes",
+        );
+      for (const m of ["GetNode", "ListNodes", "GetMachine", "WatchMachine", "ListMachines"])
+        assert.ok(
+          answers.some((a) => a.startsWith(`${m} `)),
+          `a ${m} answer recorded`,
+        );
+      for (const [what, secret] of [
+        ["the BMC password", PASSWORD],
+        ["the wrong BMC password", WRONG_PASSWORD],
+        ...issued.map((t, i) => [`agent token ${i + 1}`, t]),
+      ] as const) {
+        const where = [
+          ...lines.filter((l) => l.includes(secret)).map((l) => `log: ${l}`),
+          ...[...argvs].filter((a) => a.includes(secret)).map((a) => `argv: ${a}`),
+          ...answers.filter((a) => a.includes(secret)).map((a) => `answer: ${a}`),
+        ];
+        assert.deepEqual(where, [], `${what} leaked`);
+      }
     });
   });
 }

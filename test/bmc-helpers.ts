@@ -5,11 +5,11 @@
  * status, and a scan of every process's argv for a secret.
  */
 import { execFile } from "node:child_process";
-import { readdir, readFile } from "node:fs/promises";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
+import { Worker } from "node:worker_threads";
 import { QmpClient } from "../src/executor/drivers/qemu/qmp-client.js";
 
 /** Fails with the Debian package to install when one of the tools is missing. */
@@ -69,38 +69,85 @@ export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs
   return check();
 }
 
+/**
+ * The sampler's thread: passes over /proc with synchronous reads (a pass over ~100 processes
+ * takes ~2 ms of CPU; asynchronous reads took over 15 times that), in a worker so that a read which
+ * blocks — a process holding its memory lock, seen once under load — stalls only the sampler.
+ * Posts each argv not seen before, "ready" after the first pass, and the number of passes
+ * once the pass under way when the stop flag is set has ended.
+ */
+const SAMPLER = `
+const { parentPort, workerData } = require("node:worker_threads");
+const { readdirSync, readFileSync } = require("node:fs");
+const { flag, everyMs } = workerData;
+const seen = new Set();
+let samples = 0;
+for (;;) {
+  let pids = [];
+  try { pids = readdirSync("/proc"); } catch {}
+  for (const pid of pids) {
+    if (!/^\\d+$/.test(pid)) continue;
+    let argv = "";
+    try { argv = readFileSync("/proc/" + pid + "/cmdline", "utf8").replaceAll("\\0", " ").trim(); } catch {}
+    if (argv !== "" && !seen.has(argv)) { seen.add(argv); parentPort.postMessage({ argv }); }
+  }
+  if (++samples === 1) parentPort.postMessage({ ready: true });
+  if (Atomics.load(flag, 0) !== 0) break;
+  Atomics.wait(flag, 0, 0, everyMs);
+}
+parentPort.postMessage({ samples });
+`;
+
+/**
+ * Samples every process's argv until `stop()`, a pass over /proc every `everyMs`, once `ready`
+ * (the first pass has ended); `stop()` waits for the pass under way (the work can be quicker
+ * than one pass) and returns each distinct argv seen (NULs as spaces) and the number of passes
+ * (-1 if that pass did not end within 5 s). For secrets learned only while the work runs
+ * (agent tokens), check the argvs afterwards.
+ */
+export function sampleArgv(everyMs = 2): {
+  ready: Promise<void>;
+  stop(): Promise<{ argvs: Set<string>; samples: number }>;
+} {
+  const argvs = new Set<string>();
+  const flag = new Int32Array(new SharedArrayBuffer(4));
+  const worker = new Worker(SAMPLER, { eval: true, workerData: { flag, everyMs } });
+  let started = () => {};
+  const ready = new Promise<void>((resolve) => (started = resolve));
+  const finished = new Promise<number>((resolve, reject) => {
+    worker.on("message", (m: { argv?: string; ready?: true; samples?: number }) => {
+      if (m.argv !== undefined) argvs.add(m.argv);
+      if (m.ready) started();
+      if (m.samples !== undefined) resolve(m.samples);
+    });
+    worker.on("error", reject);
+  });
+  return {
+    ready,
+    async stop() {
+      Atomics.store(flag, 0, 1);
+      Atomics.notify(flag, 0);
+      const samples = await Promise.race([finished, sleep(5000).then(() => -1)]);
+      await worker.terminate();
+      return { argvs, samples };
+    },
+  };
+}
+
 /** Samples every process's argv while `work` runs; returns the argvs that contain `secret`. */
 export async function watchArgv<T>(
   secret: string,
   work: () => Promise<T>,
 ): Promise<{ result: T; leaks: string[]; samples: number }> {
-  const leaks: string[] = [];
-  let done = false;
-  let samples = 0;
-  const sampler = (async () => {
-    while (!done) {
-      for (const pid of await readdir("/proc").catch(() => [])) {
-        if (!/^\d+$/.test(pid)) continue;
-        // A read of another process's cmdline can block while that process holds its memory
-        // lock (seen once under load): give up on that pid for this sample, not on the test.
-        const argv = await Promise.race([
-          readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => ""),
-          sleep(1000).then(() => ""),
-        ]);
-        if (argv.includes(secret)) leaks.push(argv.replaceAll("\0", " "));
-      }
-      samples++;
-      await sleep(2);
-    }
-  })();
+  const sampler = sampleArgv();
+  await sampler.ready;
+  let result: T;
   try {
-    const result = await work();
-    // The pass under way when the work ends still counts: wait for it before counting (the
-    // work can be quicker than one pass over /proc).
-    done = true;
-    await Promise.race([sampler, sleep(5000)]);
-    return { result, leaks, samples };
-  } finally {
-    done = true;
+    result = await work();
+  } catch (err) {
+    void sampler.stop();
+    throw err;
   }
+  const { argvs, samples } = await sampler.stop();
+  return { result, leaks: [...argvs].filter((a) => a.includes(secret)), samples };
 }
