@@ -206,6 +206,27 @@ forEachStore("mulligan machine and image commands", (srv) => {
     assert.equal(m.get("resources"), "DISK_GB=1, MEMORY_MB=256, VCPU=2");
   });
 
+  it("machine create --same-rack-as / --different-row-from: the spec keeps the constraints", async () => {
+    const anchor = json(await cli("machine", "show", "vm-1", "-o", "json"));
+    const uuid = String(anchor.uuid);
+    const doc = json(
+      await cli(
+        ...["machine", "create", "vm-d", "--image", "tiny", "-o", "json"],
+        ...["--same-rack-as", uuid, "--different-row-from", uuid],
+      ),
+    );
+    assert.deepEqual((doc.spec as Json).distance, [
+      { relation: "RELATION_SAME", level: "GROUP_LEVEL_RACK", consumers: [uuid] },
+      { relation: "RELATION_DIFFERENT", level: "GROUP_LEVEL_ROW", consumers: [uuid] },
+    ]);
+    fails(
+      await cli("machine", "create", "vm-x", "--image", "tiny", "--same-rack-as", "vm-1"),
+      2,
+      /^error: --same-rack-as "vm-1" must be a consumer UUID/,
+    );
+    exits(await cli("machine", "delete", "vm-d"), 0);
+  });
+
   it("machine create --watch prints the events and exits 7 on ERROR", async () => {
     const run = await cli("machine", "create", "vm-2", "--image", "tiny", "--watch");
     exits(run, 7);
@@ -297,6 +318,7 @@ forEachStore("mulligan machine and image commands", (srv) => {
         ["vm-1", "MACHINE_STATE_DELETED"],
         ["vm-2", "MACHINE_STATE_DELETED"],
         ["vm-3", "MACHINE_STATE_DELETED"],
+        ["vm-d", "MACHINE_STATE_DELETED"],
       ],
     );
     const deleted = await cli("image", "delete", "tiny");

@@ -46,15 +46,8 @@ interface GroupFlags {
   inTree?: string;
 }
 
-/** The raw query flags, as commander collects them. */
-export interface QueryFlags extends WindowFlags, GroupFlags {
-  group?: string[];
-  groupPolicy?: string;
-  sameSubtree?: string[];
-  rootRequired?: string[];
-  rootForbidden?: string[];
-  region?: string;
-  limit?: string;
+/** The distance flags (`--same-rack-as`, …), shared with `machine create`. */
+export interface DistanceFlags {
   sameRackAs?: string[];
   sameRowAs?: string[];
   sameSiteAs?: string[];
@@ -63,8 +56,19 @@ export interface QueryFlags extends WindowFlags, GroupFlags {
   differentSiteFrom?: string[];
 }
 
+/** The raw query flags, as commander collects them. */
+export interface QueryFlags extends WindowFlags, GroupFlags, DistanceFlags {
+  group?: string[];
+  groupPolicy?: string;
+  sameSubtree?: string[];
+  rootRequired?: string[];
+  rootForbidden?: string[];
+  region?: string;
+  limit?: string;
+}
+
 /** Distance flags: option key → relation and failure-domain level. */
-const DISTANCE: [keyof QueryFlags, string, DistanceConstraint_Relation, GroupLevel][] = [
+const DISTANCE: [keyof DistanceFlags, string, DistanceConstraint_Relation, GroupLevel][] = [
   ["sameRackAs", "--same-rack-as", DistanceConstraint_Relation.SAME, GroupLevel.RACK],
   ["sameRowAs", "--same-row-as", DistanceConstraint_Relation.SAME, GroupLevel.ROW],
   ["sameSiteAs", "--same-site-as", DistanceConstraint_Relation.SAME, GroupLevel.SITE],
@@ -136,16 +140,18 @@ export function withQueryFlags(cmd: Command): Command {
     )
     .option("--region <region>", "only providers in this region or below")
     .option("--limit <n>", "at most this many candidates (default: no limit)");
+  withDistanceFlags(cmd, "consumer UUIDs c1,c2");
+  return withWindow(cmd, "the time the resources are wanted");
+}
+
+/** Adds the distance flags; `whom` says what their values are ("consumer UUIDs c1,c2"). */
+export function withDistanceFlags(cmd: Command, whom: string): Command {
   for (const [, flag, relation] of DISTANCE) {
     const verb = relation === DistanceConstraint_Relation.SAME ? "sharing a" : "sharing no";
     const level = flag.split("-")[3];
-    cmd.option(
-      `${flag} <consumers>`,
-      `${verb} ${level} with consumer UUIDs c1,c2 (repeatable)`,
-      collect,
-    );
+    cmd.option(`${flag} <uuids>`, `${verb} ${level} with ${whom} (repeatable)`, collect);
   }
-  return withWindow(cmd, "the time the resources are wanted");
+  return cmd;
 }
 
 /** The query the flags describe. */
@@ -251,7 +257,7 @@ const CLAUSES: Record<string, keyof GroupFlags | undefined> = {
 };
 
 /** The distance flags as constraints, one per flag used. */
-function distanceOf(o: QueryFlags): MessageInitShape<typeof DistanceConstraintSchema>[] {
+export function distanceOf(o: DistanceFlags): MessageInitShape<typeof DistanceConstraintSchema>[] {
   const out: MessageInitShape<typeof DistanceConstraintSchema>[] = [];
   for (const [key, flag, relation, level] of DISTANCE) {
     const values = o[key] as string[] | undefined;

@@ -12,7 +12,14 @@ import { resolveProject } from "../platform/project-scope.js";
 import { idempotent } from "../store/request-log.js";
 import { RetryTransaction } from "../store/store.js";
 import { type ControlDeps, requestKey, visibleProjects } from "./deps.js";
-import type { Machine, MachineKind, MachineSpec, MachineState, RequestGroupJson } from "./model.js";
+import type {
+  Machine,
+  MachineDistance,
+  MachineKind,
+  MachineSpec,
+  MachineState,
+  RequestGroupJson,
+} from "./model.js";
 import { undeployNode } from "./node-deploy.js";
 import { syncProvider } from "./nodes.js";
 import * as repo from "./repo.js";
@@ -25,6 +32,7 @@ export interface ProvisionInput {
   region?: string;
   kind: MachineKind;
   groups: RequestGroupJson[];
+  distance: MachineDistance[];
   image: string;
   sshKeys: string[];
   userData: string;
@@ -53,9 +61,16 @@ export async function provision(
   }
   const image = await repo.findImage(store.db, input.image, [project.uuid]);
   if (!image) throw MulliganError.notFound("image", input.image, "spec.image");
+  // A distance constraint names machines the caller may see: another project's machine is
+  // NOT_FOUND, so where it runs cannot be probed through this one's placement.
+  for (const [i, d] of input.distance.entries())
+    for (const [j, uuid] of d.consumers.entries())
+      if (!(await repo.findMachine(store.db, uuid, visibleProjects(p))))
+        throw MulliganError.notFound("machine", uuid, `spec.distance[${i}].consumers[${j}]`);
   const unfit = await deps.placement
     .explain({
       groups: input.groups,
+      distance: input.distance,
       region: region.uuid,
       projectUuid: project.uuid,
       avoidHosts: [],
@@ -68,6 +83,7 @@ export async function provision(
     name: input.name,
     kind: input.kind,
     groups: input.groups,
+    distance: input.distance,
     sshKeys: input.sshKeys,
     userData: input.userData,
   };

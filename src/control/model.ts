@@ -24,11 +24,23 @@ export type GuestPower = "" | "RUNNING" | "STOPPED" | "ABSENT";
  */
 export type RequestGroupJson = Record<string, unknown>;
 
+/**
+ * Affinity or anti-affinity with other machines through provider groups of one level (the
+ * resource engine's distance constraint; the consumers are machine UUIDs).
+ */
+export interface MachineDistance {
+  relation: "same" | "different";
+  level: "rack" | "row" | "site";
+  consumers: string[];
+}
+
 /** What the caller asked for, as stored with the machine. */
 export interface MachineSpec {
   name: string;
   kind: MachineKind;
   groups: RequestGroupJson[];
+  /** Empty for machines recorded before distance constraints existed. */
+  distance: MachineDistance[];
   sshKeys: string[];
   userData: string;
 }

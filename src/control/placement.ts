@@ -7,13 +7,15 @@ import { fromJson } from "@bufbuild/protobuf";
 import { type Client, Code, ConnectError } from "@connectrpc/connect";
 import {
   type Allocation,
+  DistanceConstraint_Relation,
+  GroupLevel,
   RequestGroupSchema,
   type ResourceService,
   Weigher,
 } from "../gen/mulligan/resource/v1/resource_pb.js";
 import type { MulliganError } from "../platform/errors.js";
 import { fromConnectError } from "../platform/grpc-errors.js";
-import type { HeldAllocation, RequestGroupJson } from "./model.js";
+import type { HeldAllocation, MachineDistance, RequestGroupJson } from "./model.js";
 
 /** The consumer type of a machine's allocations. */
 export const MACHINE_CONSUMER_TYPE = "MACHINE";
@@ -40,6 +42,8 @@ export interface Placement {
 
 export interface PlacementRequest {
   groups: readonly RequestGroupJson[];
+  /** Affinity and anti-affinity with other machines (consumers). */
+  distance: readonly MachineDistance[];
   /** Region UUID ("" for anywhere). */
   region: string;
   /** Project whose quota applies. */
@@ -61,10 +65,22 @@ function held(allocations: readonly Allocation[]): HeldAllocation[] {
   }));
 }
 
+const RELATIONS = {
+  same: DistanceConstraint_Relation.SAME,
+  different: DistanceConstraint_Relation.DIFFERENT,
+};
+const LEVELS = { rack: GroupLevel.RACK, row: GroupLevel.ROW, site: GroupLevel.SITE };
+
+/** A machine's distance constraint as the resource API spells it (queries and the spec echo). */
+export function distanceConstraint(d: MachineDistance) {
+  return { relation: RELATIONS[d.relation], level: LEVELS[d.level], consumers: [...d.consumers] };
+}
+
 /** The resource engine behind a ResourceService client holding a fleet-wide identity. */
 export function resourcePlacement(client: Client<typeof ResourceService>): Placement {
   const query = (req: PlacementRequest, limit: number) => ({
     groups: req.groups.map((g) => fromJson(RequestGroupSchema, g as never)),
+    distance: req.distance.map(distanceConstraint),
     region: req.region,
     forbiddenTrees: [...req.avoidHosts],
     limit,

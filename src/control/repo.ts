@@ -41,7 +41,7 @@ function machineOf(r: MachineRow): Machine {
     imageName: r.image_name,
     hostUuid: r.host_uuid,
     hostName: r.host_name,
-    spec: JSON.parse(r.spec),
+    spec: { distance: [], ...JSON.parse(r.spec) },
     allocations: JSON.parse(r.allocations),
     attempts: JSON.parse(r.attempts),
     powerState: r.power_state as Machine["powerState"],

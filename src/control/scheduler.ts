@@ -115,6 +115,7 @@ export class Scheduler {
           projectUuid: m.projectUuid,
           region: m.regionUuid,
           groups: m.spec.groups,
+          distance: m.spec.distance,
           avoidHosts: m.attempts.map((a) => a.hostUuid),
         });
     } catch (err) {

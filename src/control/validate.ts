@@ -20,11 +20,21 @@ import {
   type WatchMachineRequest,
 } from "../gen/mulligan/control/v1/control_pb.js";
 import { PowerState } from "../gen/mulligan/control/v1/node_pb.js";
-import { RequestGroupSchema } from "../gen/mulligan/resource/v1/resource_pb.js";
-import { Violations } from "../platform/validate.js";
+import {
+  type DistanceConstraint,
+  DistanceConstraint_Relation,
+  GroupLevel,
+  RequestGroupSchema,
+} from "../gen/mulligan/resource/v1/resource_pb.js";
+import { isUuid, Violations } from "../platform/validate.js";
 import type { RegisterImageInput } from "./images.js";
 import type { ListMachinesInput, ProvisionInput } from "./machines.js";
-import type { ImageSource, MachineKind as KindName, MachineState as StateName } from "./model.js";
+import type {
+  ImageSource,
+  MachineKind as KindName,
+  MachineDistance,
+  MachineState as StateName,
+} from "./model.js";
 import type { NodeInventory } from "./node-model.js";
 import { MAC } from "./node-validate.js";
 import {
@@ -40,12 +50,20 @@ const SSH_KEY =
 /** Host names: one DNS label. */
 const HOSTNAME = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 const MAX_USER_DATA = 64 * 1024;
+/** Distance constraints per machine, and machines per constraint. */
+const MAX_DISTANCE = 8;
+const MAX_DISTANCE_CONSUMERS = 64;
 const STEP = /^[a-z][a-z0-9-]{0,31}$/;
 const REASON = /^[A-Z][A-Z0-9_]{0,63}$/;
 
 const KINDS: Record<number, KindName> = {
   [MachineKind.VM]: "VM",
   [MachineKind.BAREMETAL]: "BAREMETAL",
+};
+const LEVELS: Record<number, MachineDistance["level"]> = {
+  [GroupLevel.RACK]: "rack",
+  [GroupLevel.ROW]: "row",
+  [GroupLevel.SITE]: "site",
 };
 const STATES: Record<number, StateName> = {
   [MachineState.PENDING]: "PENDING",
@@ -96,6 +114,7 @@ export function decodeProvision(req: ProvisionRequest): ProvisionInput {
       name,
       kind: KINDS[kind] ?? "VM",
       groups: groups.map((g) => toJson(RequestGroupSchema, g) as Record<string, unknown>),
+      distance: distanceOf(v, s?.distance ?? []),
       image: v.ref("spec.image", s?.image ?? "", true),
       sshKeys,
       userData,
@@ -107,6 +126,37 @@ export function decodeProvision(req: ProvisionRequest): ProvisionInput {
     const region = v.optionalRef("spec.region", s?.region ?? "");
     if (region !== undefined) input.region = region;
     return input;
+  });
+}
+
+/**
+ * spec.distance, checked as the resource engine checks a query's (a relation, a level of RACK,
+ * ROW or SITE, at least one consumer UUID); that the consumers are machines the caller may see
+ * is provision's check.
+ */
+function distanceOf(v: Violations, list: readonly DistanceConstraint[]): MachineDistance[] {
+  if (list.length > MAX_DISTANCE)
+    v.add("spec.distance", "TOO_MANY_ENTRIES", `must hold at most ${MAX_DISTANCE} constraints`);
+  return list.map((d, i) => {
+    const path = `spec.distance[${i}]`;
+    v.enumValue(`${path}.relation`, d.relation, DistanceConstraint_Relation, true);
+    const level = LEVELS[d.level];
+    if (!level) v.add(`${path}.level`, "FIELD_REQUIRED", "must be RACK, ROW or SITE");
+    if (d.consumers.length === 0)
+      v.add(`${path}.consumers`, "FIELD_REQUIRED", "name at least one machine UUID");
+    else if (d.consumers.length > MAX_DISTANCE_CONSUMERS)
+      v.add(
+        `${path}.consumers`,
+        "TOO_MANY_ENTRIES",
+        `must hold at most ${MAX_DISTANCE_CONSUMERS} machines`,
+      );
+    for (const [j, c] of d.consumers.entries())
+      if (!isUuid(c)) v.add(`${path}.consumers[${j}]`, "UUID_INVALID", "must be a machine UUID");
+    return {
+      relation: d.relation === DistanceConstraint_Relation.DIFFERENT ? "different" : "same",
+      level: level ?? "rack",
+      consumers: [...new Set(d.consumers.map((c) => c.toLowerCase()))],
+    };
   });
 }
 

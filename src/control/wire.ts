@@ -20,6 +20,7 @@ import {
 import { RequestGroupSchema } from "../gen/mulligan/resource/v1/resource_pb.js";
 import type { Image, Machine, MachineEvent, MachineState as StateName, Task } from "./model.js";
 import { nodeTaskMessage } from "./node-wire.js";
+import { distanceConstraint } from "./placement.js";
 import { powerFields } from "./power-wire.js";
 
 const STATES: Record<StateName, MachineState> = {
@@ -64,6 +65,7 @@ export function machineMessage(m: Machine): MachineMessage {
       region: m.regionUuid,
       kind,
       groups: m.spec.groups.map((g) => fromJson(RequestGroupSchema, g as never)),
+      distance: m.spec.distance.map(distanceConstraint),
       image: m.imageUuid,
       sshKeys: m.spec.sshKeys,
       userData: m.spec.userData,

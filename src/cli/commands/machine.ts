@@ -34,6 +34,7 @@ import {
   write,
 } from "../output.js";
 import { collect, count, enumChoices, enumValue } from "../parse.js";
+import { type DistanceFlags, distanceOf, withDistanceFlags } from "../query-flags.js";
 import { capabilitiesOf, resourcesOf } from "../resource-values.js";
 import { amounts } from "./claim.js";
 
@@ -208,7 +209,7 @@ function sshKeysOf(files: readonly string[]): string[] {
   );
 }
 
-interface CreateOptions {
+interface CreateOptions extends DistanceFlags {
   image: string;
   vcpus: string;
   memory: string;
@@ -266,29 +267,32 @@ export function machineCommand(): Command {
   );
 
   withRequestId(
-    machine
-      .command("create <name>")
-      .description("provision a machine; it is recorded PENDING and built in the background")
-      .requiredOption("--image <image>", "image to boot (name or UUID)")
-      .addOption(
-        new Option("--kind <kind>", "a virtual machine or a whole bare-metal node")
-          .choices(["vm", "baremetal"])
-          .default("vm"),
-      )
-      .option("--flavor <name>", "baremetal: the node flavor (CUSTOM_BAREMETAL_<NAME>)")
-      .option("--vcpus <n>", "virtual CPUs", "1")
-      .option("--memory <mb>", "memory in MB", "256")
-      .option("--disk <gb>", "root disk in GB (0: none)", "1")
-      .option("--resource <list>", "more resources CLASS=N,… (repeatable)", collect)
-      .option("--require <caps>", "capabilities A,B the host must have (repeatable)", collect)
-      .option("--project <project>", "owning project (default: the token's)")
-      .option("--region <region>", "only hosts in this region or below")
-      .option("--ssh-key-file <path>", "OpenSSH public keys, one a line (repeatable)", collect)
-      .option("--user-data-file <path>", "cloud-init user-data, passed through unchanged")
-      .option(
-        "--watch",
-        "print the machine's events until it is ACTIVE or ERROR, then the machine (exit 7 on ERROR)",
-      ),
+    withDistanceFlags(
+      machine
+        .command("create <name>")
+        .description("provision a machine; it is recorded PENDING and built in the background")
+        .requiredOption("--image <image>", "image to boot (name or UUID)")
+        .addOption(
+          new Option("--kind <kind>", "a virtual machine or a whole bare-metal node")
+            .choices(["vm", "baremetal"])
+            .default("vm"),
+        )
+        .option("--flavor <name>", "baremetal: the node flavor (CUSTOM_BAREMETAL_<NAME>)")
+        .option("--vcpus <n>", "virtual CPUs", "1")
+        .option("--memory <mb>", "memory in MB", "256")
+        .option("--disk <gb>", "root disk in GB (0: none)", "1")
+        .option("--resource <list>", "more resources CLASS=N,… (repeatable)", collect)
+        .option("--require <caps>", "capabilities A,B the host must have (repeatable)", collect)
+        .option("--project <project>", "owning project (default: the token's)")
+        .option("--region <region>", "only hosts in this region or below")
+        .option("--ssh-key-file <path>", "OpenSSH public keys, one a line (repeatable)", collect)
+        .option("--user-data-file <path>", "cloud-init user-data, passed through unchanged")
+        .option(
+          "--watch",
+          "print the machine's events until it is ACTIVE or ERROR, then the machine (exit 7 on ERROR)",
+        ),
+      "the machines with UUIDs m1,m2",
+    ),
   ).action(async (name: string, o: CreateOptions, cmd: Command) => {
     const request = {
       requestId: requestId(o),
@@ -298,6 +302,7 @@ export function machineCommand(): Command {
         region: o.region ?? "",
         kind: o.kind === "baremetal" ? MachineKind.BAREMETAL : MachineKind.VM,
         groups: [groupOf(o)],
+        distance: distanceOf(o),
         image: o.image,
         sshKeys: sshKeysOf(o.sshKeyFile ?? []),
         userData: o.userDataFile === undefined ? "" : readText(o.userDataFile, "--user-data-file"),
