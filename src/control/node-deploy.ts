@@ -4,7 +4,6 @@
  * CLEANING with an UNDEPLOY_NODE task: power off, erase, AVAILABLE). Both run inside the
  * machine's transaction, so the machine and its node never disagree.
  */
-import { newUuid } from "../platform/ids.js";
 import type { Image, Machine } from "./model.js";
 import { canNodeTransition } from "./node-lifecycle.js";
 import * as nodeRepo from "./node-repo.js";
@@ -25,29 +24,12 @@ export async function deployNode(
 ): Promise<boolean> {
   const n = await nodeRepo.getNode(tx, nodeUuid);
   if (n?.state !== "AVAILABLE" || n.maintenance) return false;
-  const moved = await nodeRepo.transitionNode(tx, n, "DEPLOYING", {
-    targetState: "ACTIVE",
-    machineUuid: m.uuid,
-    message: `deploying machine ${m.name}`,
-    at,
+  await startStep(tx, n, "DEPLOYING", "DEPLOY_NODE", `deploying machine ${m.name}`, at, m.uuid, {
+    image,
+    hostname: m.name,
+    sshKeys: m.spec.sshKeys,
+    userData: m.spec.userData,
   });
-  if (!moved) return false;
-  await nodeRepo.insertNodeTask(
-    tx,
-    {
-      uuid: newUuid(),
-      kind: "DEPLOY_NODE",
-      machineUuid: m.uuid,
-      payload: {
-        nodeUuid: n.uuid,
-        image,
-        hostname: m.name,
-        sshKeys: m.spec.sshKeys,
-        userData: m.spec.userData,
-      },
-    },
-    at,
-  );
   return true;
 }
 
@@ -62,6 +44,7 @@ export async function undeployNode(tx: Tx, m: Machine, at: string): Promise<bool
   if (n.state === "DEPLOYING") {
     await nodeRepo.transitionNode(tx, n, "DEPLOY_FAILED", {
       targetState: "",
+      targetPowerState: "",
       failedState: "DEPLOY_FAILED",
       lastError: { step: "deploy", reason: "DEPLOY_CANCELLED", message: "decommissioned" },
       message: "deploy cancelled by a decommission",

@@ -4,7 +4,8 @@
  * state change of a node goes through `assertNodeTransition` in node-repo.ts.
  */
 import { MulliganError } from "../platform/errors.js";
-import type { NodeState } from "./node-model.js";
+import type { TaskKind } from "./model.js";
+import type { NodeState, PowerState } from "./node-model.js";
 
 const NEXT: Record<NodeState, readonly NodeState[]> = {
   ENROLLED: ["VERIFYING"],
@@ -38,6 +39,18 @@ export const STEP_TARGET: Partial<Record<NodeState, NodeState>> = {
   INSPECTING: "MANAGEABLE",
   CLEANING: "AVAILABLE",
   DEPLOYING: "ACTIVE",
+};
+
+/**
+ * The power each step drives the node to (its target power state while the step is queued or
+ * runs; Ironic's target_power_state): inspection, cleaning and undeploy leave it off, a deploy
+ * on. Verify reads the power and changes nothing.
+ */
+export const STEP_POWER: Partial<Record<TaskKind, PowerState>> = {
+  INSPECT_NODE: "off",
+  CLEAN_NODE: "off",
+  DEPLOY_NODE: "on",
+  UNDEPLOY_NODE: "off",
 };
 
 /** True if `to` may follow `from`. */

@@ -126,6 +126,7 @@ export async function nodesOfGroup(db: Db, group: string): Promise<string[]> {
 /** Fields a state change may set besides the state. */
 export interface NodeChange {
   targetState?: Node["targetState"];
+  targetPowerState?: PowerState;
   failedState?: Node["failedState"];
   lastError?: NodeError | null;
   machineUuid?: string;
@@ -144,6 +145,7 @@ export async function transitionNode(
   assertNodeTransition(n.state, to);
   const set: Partial<NodeRow> = { state: to, message: change.message, updated_at: change.at };
   if (change.targetState !== undefined) set.target_state = change.targetState;
+  if (change.targetPowerState !== undefined) set.target_power_state = change.targetPowerState;
   if (change.failedState !== undefined) set.failed_state = change.failedState;
   if (change.lastError !== undefined) set.last_error = JSON.stringify(change.lastError);
   if (change.machineUuid !== undefined) set.machine_uuid = change.machineUuid;

@@ -79,8 +79,9 @@ export async function nodeProgress(tx: Tx, task: Task, report: NodeReport): Prom
 
 /**
  * Moves the node at the end of one of its tasks: to the step's target, or to its failure state
- * with the reason. A node no longer in the task's state (moved by an operator or a later task)
- * is left as it is. Runs in the caller's transaction.
+ * with the reason; either way the target state and target power state are cleared (the power
+ * the step reported is the node's power_state). A node no longer in the task's state (moved by
+ * an operator or a later task) is left as it is. Runs in the caller's transaction.
  */
 export async function endNodeStep(
   tx: Tx,
@@ -97,6 +98,7 @@ export async function endNodeStep(
     const to = STEP_TARGET[runsIn] as NodeState;
     moved = await nodeRepo.transitionNode(tx, n, to, {
       targetState: "",
+      targetPowerState: "",
       failedState: "",
       lastError: null,
       ...(undeploy ? { machineUuid: "" } : {}),
@@ -107,6 +109,7 @@ export async function endNodeStep(
     const to = STEP_FAILURE[runsIn] as NodeState;
     moved = await nodeRepo.transitionNode(tx, n, to, {
       targetState: "",
+      targetPowerState: "",
       failedState: to,
       lastError: { step: failure.step, reason: failure.reason, message: failure.message },
       ...(undeploy ? {} : task.kind === "DEPLOY_NODE" ? { machineUuid: "" } : {}),

@@ -14,8 +14,8 @@ import { idempotent } from "../store/request-log.js";
 import { RetryTransaction } from "../store/store.js";
 import { type ControlDeps, requestKey } from "./deps.js";
 import type { TaskKind } from "./model.js";
-import { assertNodeCan, isBusy, STEP_TARGET } from "./node-lifecycle.js";
-import type { BmcInfo, Node, NodeState } from "./node-model.js";
+import { assertNodeCan, isBusy, STEP_POWER, STEP_TARGET } from "./node-lifecycle.js";
+import type { BmcInfo, Node, NodeState, NodeTaskPayload } from "./node-model.js";
 import * as nodeRepo from "./node-repo.js";
 
 /** A decoded EnrollNode request. */
@@ -145,7 +145,11 @@ export async function enrollNode(
   return node;
 }
 
-/** Moves the node into a step state and queues the step's task for its conductor. */
+/**
+ * Moves the node into a step state and queues the step's task for its conductor: the one place
+ * a node step starts, so the node's target state and target power state are set here (and
+ * cleared where the step ends, node-tasks.ts endNodeStep).
+ */
 export async function startStep(
   tx: Parameters<typeof nodeRepo.getNode>[0],
   node: Node,
@@ -154,9 +158,11 @@ export async function startStep(
   message: string,
   at: string,
   machineUuid = node.machineUuid,
+  payload: Omit<NodeTaskPayload, "nodeUuid"> = {},
 ): Promise<void> {
   const moved = await nodeRepo.transitionNode(tx, node, to, {
     targetState: STEP_TARGET[to] ?? "",
+    targetPowerState: STEP_POWER[kind] ?? "",
     machineUuid,
     message,
     at,
@@ -164,7 +170,7 @@ export async function startStep(
   if (!moved) throw new RetryTransaction("the node moved on meanwhile");
   await nodeRepo.insertNodeTask(
     tx,
-    { uuid: newUuid(), kind, machineUuid, payload: { nodeUuid: node.uuid } },
+    { uuid: newUuid(), kind, machineUuid, payload: { ...payload, nodeUuid: node.uuid } },
     at,
   );
 }

@@ -238,13 +238,17 @@ export type Node = Message<"mulligan.control.v1.Node"> & {
   lastError?: NodeError | undefined;
 
   /**
-   * Power as last read from the BMC, and the power the conductor is driving to.
+   * Power as last read from the BMC (reported by the conductor during and at the end of a step).
    *
    * @generated from field: mulligan.control.v1.PowerState power_state = 9;
    */
   powerState: PowerState;
 
   /**
+   * The power the current step drives the node to, set while a step that changes the node's
+   * power is queued or runs (OFF for inspect, clean and undeploy, ON for deploy); UNSPECIFIED
+   * when no such step is under way (cleared when the step ends, succeeded or failed).
+   *
    * @generated from field: mulligan.control.v1.PowerState target_power_state = 10;
    */
   targetPowerState: PowerState;
