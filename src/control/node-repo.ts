@@ -113,14 +113,30 @@ export async function listNodes(
   return rows.map(nodeOf);
 }
 
-/** UUIDs of the nodes a conductor group runs. */
-export async function nodesOfGroup(db: Db, group: string): Promise<string[]> {
+/** The nodes a conductor group runs: UUIDs, and whether each is in maintenance. */
+export async function nodesOfGroup(
+  db: Db,
+  group: string,
+): Promise<{ uuid: string; maintenance: boolean }[]> {
   const rows = await db
     .selectFrom("control_nodes")
-    .select("uuid")
+    .select(["uuid", "maintenance"])
     .where("conductor_group", "=", group)
     .execute();
-  return rows.map((r) => r.uuid);
+  return rows.map((r) => ({ uuid: r.uuid, maintenance: Number(r.maintenance) === 1 }));
+}
+
+/**
+ * Restarts the task deadline of the node's open tasks (they were held while the node was in
+ * maintenance, so no executor could work on them).
+ */
+export async function touchOpenTasks(db: Db, nodeUuid: string, at: string): Promise<void> {
+  await db
+    .updateTable("control_tasks")
+    .set({ updated_at: at })
+    .where("node_uuid", "=", nodeUuid)
+    .where("state", "in", ["ready", "leased"])
+    .execute();
 }
 
 /** Fields a state change may set besides the state. */

@@ -32,6 +32,17 @@ const DONE_MESSAGE: Partial<Record<Task["kind"], string>> = {
   UNDEPLOY_NODE: "undeployed and erased; available",
 };
 
+/**
+ * The steps a conductor fails, not re-runs, when it was interrupted (the conductor's own step
+ * names); verify only reads the BMC and is simply run again.
+ */
+export const INTERRUPTIBLE_STEP: Partial<Record<Task["kind"], string>> = {
+  INSPECT_NODE: "inspect",
+  CLEAN_NODE: "clean",
+  DEPLOY_NODE: "deploy",
+  UNDEPLOY_NODE: "undeploy",
+};
+
 /** The state each node task runs in. */
 const RUNS_IN: Partial<Record<Task["kind"], NodeState>> = {
   VERIFY_NODE: "VERIFYING",

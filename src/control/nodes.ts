@@ -251,7 +251,11 @@ export function cleanNode(deps: ControlDeps, p: Principal, input: NodeStepInput)
   });
 }
 
-/** Turns maintenance on (with a reason) or off; the node's capacity follows. */
+/**
+ * Turns maintenance on (with a reason) or off; the node's capacity follows. While it is on, the
+ * node's tasks are held (repo.ts notHeld): none is leased or goes overdue, so nothing automatic
+ * acts on the node; they go on when it ends.
+ */
 export async function setMaintenance(
   deps: ControlDeps,
   p: Principal,
@@ -262,6 +266,7 @@ export async function setMaintenance(
   const found = await mustFind(deps, input.node);
   await store.transaction((tx) =>
     idempotent(store, tx, requestKey("SetMaintenance", p, input), async () => {
+      const at = nowIso();
       await nodeRepo.updateNode(
         tx,
         found.uuid,
@@ -270,12 +275,15 @@ export async function setMaintenance(
           maintenanceReason: input.maintenance ? input.reason : "",
           message: input.maintenance ? `maintenance: ${input.reason}` : "maintenance ended",
         },
-        nowIso(),
+        at,
       );
+      // The node's held tasks are free to go: their deadline counts from now.
+      if (!input.maintenance) await nodeRepo.touchOpenTasks(tx, found.uuid, at);
       return found.uuid;
     }),
   );
   await syncProvider(deps, found.uuid);
+  deps.changed.notify();
   return mustGet(deps, found.uuid);
 }
 

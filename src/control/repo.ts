@@ -2,7 +2,7 @@
  * The only code that touches the control part's tables. Rows are mapped to the plain records
  * of model.ts here; every state change of a machine appends its event in the same transaction.
  */
-import type { Kysely } from "kysely";
+import type { ExpressionBuilder, Kysely } from "kysely";
 import type { PageKey } from "../platform/paging.js";
 import type { Database } from "../store/database.js";
 import { afterKey } from "../store/keyset.js";
@@ -410,7 +410,26 @@ export async function insertTask(
     .execute();
 }
 
-/** Tasks of these hosts that may be leased now: ready, or leased with an expired lease. */
+/**
+ * The tasks that are not held: a bare-metal node in maintenance holds every task of its own
+ * (none is leased, none goes overdue) until maintenance ends, so nothing automatic acts on it.
+ * The one filter LeaseTasks and the overdue sweep share.
+ */
+function notHeld(eb: ExpressionBuilder<Database, "control_tasks">) {
+  return eb.or([
+    eb("node_uuid", "=", ""),
+    eb(
+      "node_uuid",
+      "not in",
+      eb.selectFrom("control_nodes").select("uuid").where("maintenance", "=", 1),
+    ),
+  ]);
+}
+
+/**
+ * Tasks of these hosts that may be leased now: ready, or leased with an expired lease, and not
+ * held by maintenance.
+ */
 export async function leasable(
   db: Db,
   hosts: readonly string[],
@@ -428,8 +447,30 @@ export async function leasable(
         eb.and([eb("state", "=", "leased"), eb("lease_until", "<", now)]),
       ]),
     )
+    .where(notHeld)
     .orderBy("created_at")
     .limit(limit)
+    .execute();
+  return rows.map(taskOf);
+}
+
+/**
+ * Tasks of these nodes whose lease lapsed (their conductor died or lost them): what a
+ * conductor's restart looks like from here.
+ */
+export async function lapsedNodeTasks(
+  db: Db,
+  nodes: readonly string[],
+  now: string,
+): Promise<Task[]> {
+  if (nodes.length === 0) return [];
+  const rows = await db
+    .selectFrom("control_tasks")
+    .selectAll()
+    .where("node_uuid", "in", nodes)
+    .where("state", "=", "leased")
+    .where("lease_until", "<", now)
+    .orderBy("created_at")
     .execute();
   return rows.map(taskOf);
 }
@@ -505,7 +546,8 @@ export async function cancelOpenBuilds(db: Db, machineUuid: string, now: string)
 /**
  * Open tasks no executor has worked on since `before`: ready, or leased with a lapsed lease, and
  * neither leased nor renewed (every lease, report and progress sets `updated_at`) since then. A
- * task whose lease is live is never overdue, however long ago it was queued.
+ * task whose lease is live is never overdue, however long ago it was queued; nor is one held by
+ * its node's maintenance (its clock starts again when maintenance ends).
  */
 export async function overdueTasks(
   db: Db,
@@ -523,6 +565,7 @@ export async function overdueTasks(
       ]),
     )
     .where("updated_at", "<", before)
+    .where(notHeld)
     .orderBy("updated_at")
     .limit(limit)
     .execute();

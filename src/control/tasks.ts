@@ -16,6 +16,7 @@ import * as nodeRepo from "./node-repo.js";
 import {
   endNodeStep,
   finishNodeStep,
+  INTERRUPTIBLE_STEP,
   NODE_STEP_KINDS,
   nodeProgress,
   openNodeTask,
@@ -88,12 +89,16 @@ export async function leaseTasks(
     const leased: Task[] = [];
     const now = nowIso();
     // A node's tasks are queued under the node's UUID for its conductor group; read the group
-    // on every round, so a node enrolled during the wait is served at once.
+    // on every round, so a node enrolled during the wait is served at once. The tasks of a node
+    // in maintenance are held (repo.leasable leaves them out).
     const nodes =
       input.conductorGroup === ""
         ? []
         : await nodeRepo.nodesOfGroup(store.db, input.conductorGroup);
-    for (const t of await repo.leasable(store.db, [...hosts, ...nodes], now, input.maxTasks)) {
+    const inMaintenance = nodes.filter((n) => n.maintenance).map((n) => n.uuid);
+    if (inMaintenance.length > 0) await endInterrupted(deps, inMaintenance, now);
+    const ids = [...hosts, ...nodes.map((n) => n.uuid)];
+    for (const t of await repo.leasable(store.db, ids, now, input.maxTasks)) {
       const token = newUuid();
       const until = later(deps.settings.leaseMs);
       if (await repo.leaseTask(store.db, t, token, until, now))
@@ -112,6 +117,27 @@ export async function leaseTasks(
       return leased;
     }
     await waited;
+  }
+}
+
+/**
+ * Restart recovery for nodes in maintenance. A lapsed lease is a conductor that died or lost
+ * its step; elsewhere the task is delivered again and the conductor that receives it powers the
+ * node off and fails the step (CONDUCTOR_RESTARTED). A node in maintenance is not touched: its
+ * interrupted step is failed here with the same reason and the power left as it is, so the node
+ * shows the step's failure state instead of a step nobody runs. A lapsed verify, which only
+ * reads the BMC, stays held and runs again once maintenance ends.
+ */
+async function endInterrupted(deps: ControlDeps, nodes: readonly string[], now: string) {
+  for (const t of await repo.lapsedNodeTasks(deps.store.db, nodes, now)) {
+    const step = INTERRUPTIBLE_STEP[t.kind];
+    if (!step) continue;
+    await finish(deps, t, {
+      step,
+      reason: "CONDUCTOR_RESTARTED",
+      message: `the conductor stopped during ${step} (its lease lapsed) while the node is in maintenance; its power was left as it is`,
+      hostFault: true,
+    });
   }
 }
 
