@@ -200,6 +200,37 @@ test("a qcow2 disk image boots through a copy-on-write overlay; the image is nev
   }
 });
 
+test("a guest starts while a watching executor lists guests (QMP serves one client at a time)", async () => {
+  // The executor watches power and lists every guest with each poll (consoles); a status() of
+  // the guest being started must not take QEMU's one QMP client slot from the start's probe.
+  const driver = await QemuDriver.create({ stateDir, shutdownGraceMs: 500 });
+  const unwatch = driver.watch(() => {});
+  let listing = true;
+  let lists = 0;
+  const lister = (async () => {
+    while (listing) {
+      await driver.list();
+      lists++;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  })();
+  const s = spec();
+  try {
+    const started = Date.now();
+    const created = await driver.create(s, { bootTimeoutMs: BOOT_TIMEOUT_MS });
+    assert.equal(created.power, "running");
+    assert.ok(lists > 10, `the lister ran ${lists} times`);
+    assert.ok(Date.now() - started < BOOT_TIMEOUT_MS);
+  } finally {
+    listing = false;
+    await lister;
+    unwatch();
+    await driver.destroy(s.uuid);
+    await driver.close();
+  }
+  assert.deepEqual(await qemuPidsOf(s.uuid), []);
+});
+
 test("a missing QEMU binary is HYPERVISOR_MISSING, the host's fault", async () => {
   const driver = await QemuDriver.create({
     stateDir,

@@ -99,7 +99,9 @@ export class QemuDriver implements VmDriver {
       const args = qemuArgs(spec, files, this.accel);
       // The guest's power-on: what follows until the boot marker is the guest's own boot.
       progress(START_STEP, `starting QEMU (${this.accel})`);
-      pid = await startQemu(this.options.qemuBinary, args, files, spec.uuid);
+      pid = await startQemu(this.options.qemuBinary, args, files, spec.uuid, () =>
+        this.withQmp(spec.uuid, (qmp) => qmp.execute("query-status", undefined, 1_000)),
+      );
       progress(START_STEP, `started QEMU (pid ${pid}, ${this.accel})`);
     }
     const running = pid;

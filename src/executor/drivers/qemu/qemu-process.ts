@@ -8,7 +8,6 @@ import { open, rm } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { GuestError } from "../vm-driver.js";
 import { type GuestFiles, isQemuOf, tailFile } from "./guest-files.js";
-import { QmpClient } from "./qmp-client.js";
 
 /** The step name start failures and progress are reported under. */
 export const START_STEP = "start";
@@ -16,12 +15,17 @@ export const START_STEP = "start";
 /** How long QEMU may take to answer on QMP after it is spawned. */
 const START_TIMEOUT_MS = 15_000;
 
-/** Spawns QEMU for guest `uuid` and resolves with its pid once QMP answers. */
+/**
+ * Spawns QEMU for guest `uuid` and resolves with its pid once `answers` resolves: the caller's
+ * QMP query, made through the caller's own connections — QEMU serves one QMP client at a time,
+ * so a probe on a connection of its own would wait behind a watcher's held one.
+ */
 export async function startQemu(
   binary: string,
   args: string[],
   files: GuestFiles,
   uuid: string,
+  answers: () => Promise<unknown>,
 ): Promise<number> {
   await Promise.all(
     [files.pidFile, files.qmpSocket, files.consoleLog].map((p) => rm(p, { force: true })),
@@ -56,13 +60,8 @@ export async function startQemu(
       );
     }
     try {
-      const qmp = await QmpClient.connect(files.qmpSocket, 1_000);
-      try {
-        await qmp.execute("query-status");
-        return pid;
-      } finally {
-        qmp.close();
-      }
+      await answers();
+      return pid;
     } catch {
       // not listening yet (or exiting): look again
     }
