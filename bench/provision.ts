@@ -140,8 +140,14 @@ async function provisionOne(server: MulliganServer, name: string): Promise<Sampl
   for await (const r of machines.watchMachine({ machine: m.uuid })) {
     if (r.event) events.push(r.event);
     const state = r.event?.state;
-    if (state === MachineState.ERROR)
-      throw new Error(`${name} went ERROR: ${r.machine?.reason} ${r.machine?.message}`);
+    if (state === MachineState.ERROR) {
+      const attempts = (r.machine?.attempts ?? [])
+        .map((a) => `#${a.number} ${a.hostName} ${a.failedStep} ${a.reason} ${a.message}`)
+        .join("; ");
+      throw new Error(
+        `${name} went ERROR: ${r.machine?.reason} ${r.machine?.message} (attempts: ${attempts})`,
+      );
+    }
     if (state === MachineState.ACTIVE) {
       seen = Date.now();
       break;
