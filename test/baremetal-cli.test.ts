@@ -169,6 +169,8 @@ describe("mulligan node and machine commands on a real simulated node (ipmi_sim,
     exits(inspect, 0);
     assert.equal(field(inspect.stdout, "state"), "INSPECTING");
     assert.equal(field(inspect.stdout, "target state"), "MANAGEABLE");
+    // Inspect ends with the node powered off: its target power while the step runs.
+    assert.match(field(inspect.stdout, "power") ?? "", /^(on|off|) ?\(target off\)$/);
     await untilNode("MANAGEABLE", 400_000);
     const shown = await cli("node", "show", "bm-1");
     exits(shown, 0);

@@ -48,7 +48,13 @@ const NODE_DETAIL: Column<Node>[] = [
     value: (n) =>
       n.lastError ? `${n.lastError.step}: ${n.lastError.reason} — ${n.lastError.message}` : "",
   },
-  { header: "power", value: (n) => power(n.powerState) },
+  {
+    header: "power",
+    value: (n) =>
+      n.targetPowerState === PowerState.UNSPECIFIED
+        ? power(n.powerState)
+        : `${power(n.powerState)} (target ${power(n.targetPowerState)})`,
+  },
   {
     header: "maintenance",
     value: (n) => (n.maintenance ? `yes (${n.maintenanceReason})` : "no"),
@@ -69,6 +75,7 @@ const NODE_DETAIL: Column<Node>[] = [
       return `${i.cpus} CPUs, ${i.memoryMb} MiB, ${disks.join(", ")}`;
     },
   },
+  { header: "found capabilities", value: (n) => n.inventory?.capabilities.join(", ") ?? "" },
   { header: "conductor group", value: (n) => n.conductorGroup },
   { header: "machine", value: (n) => n.machineUuid },
   { header: "message", value: (n) => n.message },
