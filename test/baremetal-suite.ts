@@ -272,6 +272,9 @@ export function bareMetalSuite(bmcKind: "ipmi" | "redfish"): void {
         inv?.nics.some((n) => node.macs.includes(n.mac)),
         "the boot NIC",
       );
+      // The guest's x86-64 CPU (QEMU's default model has SSE2), as standard capabilities.
+      for (const c of ["COMPUTE_ARCH_X86_64", "HW_CPU_X86_SSE2"])
+        assert.ok(inv?.capabilities.includes(c), `${c} in ${inv?.capabilities.join(" ")}`);
 
       await nodes().cleanNode({ node: "bm-1" });
       await untilNode("bm-1", NodeState.AVAILABLE, 400_000);

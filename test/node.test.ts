@@ -225,20 +225,26 @@ forEachStore(
         "NODE_BUSY",
       );
       const t = await lease(TaskKind.INSPECT_NODE);
-      await report(t, {
-        result: { case: "done", value: true },
-        inventory: {
-          cpus: 2,
-          memoryMb: 1024n,
-          disks: [{ name: "vda", sizeBytes: 4n << 30n }],
-          nics: [{ mac: "52:54:00:12:34:56" }],
-        },
-      });
+      const found = {
+        cpus: 2,
+        memoryMb: 1024n,
+        disks: [{ name: "vda", sizeBytes: 4n << 30n }],
+        nics: [{ mac: "52:54:00:12:34:56" }],
+        capabilities: ["HW_CPU_X86_SSE2", "COMPUTE_ARCH_X86_64", "HW_CPU_X86_SSE2"],
+      };
+      await expectGrpcError(
+        report(t, { inventory: { ...found, capabilities: ["sse2"] } }),
+        Code.InvalidArgument,
+        "CAPABILITY_INVALID",
+        "inventory.capabilities[0]",
+      );
+      await report(t, { result: { case: "done", value: true }, inventory: found });
       const n = await node("bm-1");
       assert.equal(n?.state, NodeState.MANAGEABLE);
       assert.equal(n?.inventory?.cpus, 2);
       assert.equal(n?.inventory?.memoryMb, 1024n);
       assert.equal(n?.inventory?.disks[0]?.name, "vda");
+      assert.deepEqual(n?.inventory?.capabilities, ["COMPUTE_ARCH_X86_64", "HW_CPU_X86_SSE2"]);
       const held = await waitFor(
         "inventory reserved while MANAGEABLE",
         () => inventoryOf(n?.uuid ?? ""),
@@ -260,7 +266,8 @@ forEachStore(
           .client(ResourceService)
           .getProvider({ provider: n?.uuid ?? "" })
       ).provider;
-      assert.deepEqual(p?.capabilities, ["CUSTOM_RAID"]);
+      // What inspection found and what the operator said, together.
+      assert.deepEqual(p?.capabilities, ["COMPUTE_ARCH_X86_64", "CUSTOM_RAID", "HW_CPU_X86_SSE2"]);
     });
 
     test("Provision BAREMETAL claims the node → DEPLOY_NODE → ACTIVE; in use; Decommission → cleaned → AVAILABLE", async () => {

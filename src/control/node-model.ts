@@ -39,6 +39,8 @@ export interface NodeInventory {
   memoryMb: number;
   disks: { name: string; sizeBytes: number }[];
   nics: { mac: string }[];
+  /** Standard capabilities the hardware shows (CPU architecture and flags), sorted. */
+  capabilities: string[];
 }
 
 /** Why the node's last step failed. */

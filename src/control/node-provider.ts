@@ -1,8 +1,8 @@
 /**
  * A node as the resource engine sees it, kept through ResourceService's contract (like
  * placement.ts, never resource's tables): a root provider with the node's UUID and name in
- * its region, one unit of CUSTOM_BAREMETAL_<FLAVOR> once inspected, and the capabilities named
- * in the node's `capabilities` property. The unit is reserved whenever the node must not be
+ * its region, one unit of CUSTOM_BAREMETAL_<FLAVOR> once inspected, and the capabilities its
+ * inspection found (CPU architecture and flags) with those named in its `capabilities` property. The unit is reserved whenever the node must not be
  * handed out (not AVAILABLE/DEPLOYING/ACTIVE, or in maintenance), as Ironic does for Nova.
  */
 import { type Client, Code, ConnectError } from "@connectrpc/connect";
@@ -30,10 +30,14 @@ export function schedulable(node: Node): boolean {
   );
 }
 
-/** The capabilities an operator gave the node (its `capabilities` property, comma-separated). */
-export function nodeCapabilities(node: Pick<Node, "properties">): string[] {
+/**
+ * The node's capabilities: those its hardware showed at inspection (CPU architecture and
+ * flags) and those an operator gave it (its `capabilities` property, comma-separated).
+ */
+export function nodeCapabilities(node: Pick<Node, "properties" | "inventory">): string[] {
   const list = (node.properties.capabilities ?? "").split(",").map((c) => c.trim());
-  return [...new Set(list.filter((c) => c !== ""))].sort();
+  const found = node.inventory?.capabilities ?? [];
+  return [...new Set([...found, ...list.filter((c) => c !== "")])].sort();
 }
 
 async function ignoring<T>(codes: Code[], call: Promise<T>): Promise<T | undefined> {

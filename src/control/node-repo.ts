@@ -9,7 +9,14 @@ import type { Database } from "../store/database.js";
 import { afterKey } from "../store/keyset.js";
 import type { TaskKind } from "./model.js";
 import { assertNodeTransition } from "./node-lifecycle.js";
-import type { Node, NodeError, NodeState, NodeTaskPayload, PowerState } from "./node-model.js";
+import type {
+  Node,
+  NodeError,
+  NodeInventory,
+  NodeState,
+  NodeTaskPayload,
+  PowerState,
+} from "./node-model.js";
 
 type Db = Kysely<Database>;
 type NodeRow = Database["control_nodes"];
@@ -28,7 +35,7 @@ function nodeOf(r: NodeRow): Node {
     targetPowerState: r.target_power_state as PowerState,
     maintenance: Number(r.maintenance) === 1,
     maintenanceReason: r.maintenance_reason,
-    inventory: JSON.parse(r.inventory),
+    inventory: inventoryOf(r.inventory),
     resourceClass: r.resource_class,
     bmc: JSON.parse(r.bmc),
     bootMacs: JSON.parse(r.boot_macs),
@@ -230,4 +237,10 @@ export async function insertNodeTask(
       updated_at: at,
     })
     .execute();
+}
+
+/** A stored inventory; one recorded before capabilities were reported has none. */
+function inventoryOf(json: string): NodeInventory | null {
+  const inv = JSON.parse(json) as NodeInventory | null;
+  return inv && { ...inv, capabilities: inv.capabilities ?? [] };
 }

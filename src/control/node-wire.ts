@@ -62,6 +62,7 @@ export function nodeMessage(n: Node): NodeMessage {
             memoryMb: BigInt(n.inventory.memoryMb),
             disks: n.inventory.disks.map((d) => ({ name: d.name, sizeBytes: BigInt(d.sizeBytes) })),
             nics: n.inventory.nics,
+            capabilities: n.inventory.capabilities,
           },
         }
       : {}),

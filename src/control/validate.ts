@@ -337,6 +337,9 @@ function inventoryOf(v: Violations, inv: ReportTaskRequest["inventory"]): NodeIn
   for (const [i, n] of inv.nics.entries())
     if (!MAC.test(n.mac.toLowerCase()))
       v.add(`inventory.nics[${i}].mac`, "MAC_INVALID", "must be a MAC address");
+  for (const [i, c] of inv.capabilities.entries())
+    if (!CAPABILITY.test(c))
+      v.add(`inventory.capabilities[${i}]`, "CAPABILITY_INVALID", "must be an UPPER_SNAKE name");
   return {
     cpus: inv.cpus,
     memoryMb: Number(inv.memoryMb),
@@ -345,5 +348,9 @@ function inventoryOf(v: Violations, inv: ReportTaskRequest["inventory"]): NodeIn
       sizeBytes: Number(d.sizeBytes),
     })),
     nics: inv.nics.map((n) => ({ mac: n.mac.toLowerCase() })),
+    capabilities: [...new Set(inv.capabilities)].sort(),
   };
 }
+
+/** A capability name as the resource engine accepts it. */
+const CAPABILITY = /^[A-Z][A-Z0-9_]{0,254}$/;

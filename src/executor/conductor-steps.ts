@@ -17,6 +17,7 @@ import { type BootServer, newAgentToken } from "./boot/boot-server.js";
 import { toRawImage } from "./boot/raw-image.js";
 import type { BmcDriver } from "./drivers/bmc-driver.js";
 import { GuestError } from "./drivers/vm-driver.js";
+import { cpuCapabilities } from "./host-inventory.js";
 import type { ImageCache } from "./image-cache.js";
 import type { TaskLease } from "./task-lease.js";
 
@@ -109,6 +110,7 @@ export async function inspect(ctx: StepContext): Promise<void> {
         memoryMb: BigInt(memory),
         disks: hw.disks.map((d) => ({ name: d.name, sizeBytes: BigInt(d.size_bytes) })),
         nics: hw.nics.map((n) => ({ mac: n.mac })),
+        capabilities: cpuCapabilities(hw.arch, hw.cpu_flags.split(" ")),
       },
     },
   );

@@ -102,11 +102,31 @@ const CPU_FLAG_TRAITS: Readonly<Record<string, string>> = {
 /** Placement's standard capability names (the executor never creates CUSTOM_ ones). */
 const STANDARD: ReadonlySet<string> = new Set(capabilities.names);
 
-/** The architecture capability of each `process.arch` a host may run. */
+/**
+ * The architecture capability of each architecture name a machine may report: Node's
+ * `process.arch` (this host) and `uname -m` (a bare-metal node, read by the deploy agent).
+ */
 const ARCH_CAPABILITIES: Readonly<Record<string, string>> = {
   x64: "COMPUTE_ARCH_X86_64",
+  x86_64: "COMPUTE_ARCH_X86_64",
   arm64: "COMPUTE_ARCH_AARCH64",
+  aarch64: "COMPUTE_ARCH_AARCH64",
 };
+
+/**
+ * The standard capabilities a processor's architecture and /proc/cpuinfo flags show
+ * (COMPUTE_ARCH_*, HW_CPU_X86_*), sorted; the same for a VM host and a bare-metal node.
+ */
+export function cpuCapabilities(arch: string, cpuFlags: Iterable<string>): string[] {
+  const names = new Set<string>();
+  const archName = ARCH_CAPABILITIES[arch];
+  if (archName) names.add(archName);
+  for (const flag of cpuFlags) {
+    const suffix = CPU_FLAG_TRAITS[flag];
+    if (suffix) names.add(`HW_CPU_X86_${suffix}`);
+  }
+  return [...names].filter((n) => STANDARD.has(n)).sort();
+}
 
 /** The inventories and capabilities of a host, from its snapshot and the operator's policy. */
 export function hostInventory(snapshot: HostSnapshot, policy: InventoryPolicy): HostInventory {
@@ -131,14 +151,8 @@ export function hostInventory(snapshot: HostSnapshot, policy: InventoryPolicy): 
       allocationRatio: policy.allocationRatios[resourceClass],
     });
   }
-  const names = new Set<string>(["COMPUTE_NODE"]);
-  const arch = ARCH_CAPABILITIES[snapshot.arch];
-  if (arch) names.add(arch);
-  for (const flag of snapshot.cpuFlags) {
-    const suffix = CPU_FLAG_TRAITS[flag];
-    if (suffix) names.add(`HW_CPU_X86_${suffix}`);
-  }
-  return { inventories, capabilities: [...names].filter((n) => STANDARD.has(n)).sort() };
+  const names = ["COMPUTE_NODE", ...cpuCapabilities(snapshot.arch, snapshot.cpuFlags)];
+  return { inventories, capabilities: names.filter((n) => STANDARD.has(n)).sort() };
 }
 
 /** Reads this machine: CPUs, memory, the state directory's filesystem and the CPU flags. */

@@ -3,7 +3,8 @@
 # It brings up eth0 with DHCP, reads mulligan.callback, mulligan.node and mulligan.token from
 # the kernel command line, says hello to the executor's boot server and then runs the commands
 # it is given (protocol: src/executor/boot/agent-protocol.ts):
-#   inspect   cpus, memory_mb (SMBIOS memory devices, else MemTotal), disks, nics → "inventory"
+#   inspect   cpus, memory_mb (SMBIOS memory devices, else MemTotal), arch, cpu_flags, disks,
+#             nics → "inventory"
 #   erase     discard each named disk (when it supports discard) and zero its first and last
 #             64 MiB, then check both ends read back as zeros (page cache dropped) → "done"
 #   deploy    wget the RAW image | dd to the disk, then read back exactly size_bytes from the
@@ -101,7 +102,7 @@ memory_mb() {
 }
 
 inventory() {
-  local disks="" nics="" d n
+  local disks="" nics="" d n flags
   for d in /sys/block/*; do
     d=${d##*/}
     case "$d" in loop* | ram* | sr* | fd*) continue ;; esac
@@ -112,7 +113,9 @@ inventory() {
     [ "$n" = lo ] && continue
     nics="$nics${nics:+,}{\"name\":\"$n\",\"mac\":\"$(cat "/sys/class/net/$n/address")\"}"
   done
-  echo "\"cpus\":$(grep -c '^processor' /proc/cpuinfo),\"memory_mb\":$(memory_mb),\"arch\":\"$(uname -m)\",\"disks\":[$disks],\"nics\":[$nics]"
+  # The first processor's flags (all share them); only [a-z0-9_] words, safe in a JSON string.
+  flags=$(sed -n 's/^flags[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -n1 | tr -cd 'a-z0-9_ ')
+  echo "\"cpus\":$(grep -c '^processor' /proc/cpuinfo),\"memory_mb\":$(memory_mb),\"arch\":\"$(uname -m)\",\"cpu_flags\":\"$flags\",\"disks\":[$disks],\"nics\":[$nics]"
 }
 
 drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }

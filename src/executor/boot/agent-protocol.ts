@@ -50,6 +50,8 @@ export interface AgentInventory {
   cpus: number;
   memory_mb: number;
   arch: string;
+  /** The first processor's /proc/cpuinfo flags ("" from an agent that sends none). */
+  cpu_flags: string;
   disks: AgentDisk[];
   nics: AgentNic[];
 }
@@ -152,6 +154,7 @@ export function parseInventory(body: Record<string, unknown>): AgentInventory | 
     cpus: body.cpus as number,
     memory_mb: body.memory_mb as number,
     arch: typeof body.arch === "string" ? body.arch : "",
+    cpu_flags: typeof body.cpu_flags === "string" ? body.cpu_flags : "",
     disks,
     nics,
   };
