@@ -13,6 +13,7 @@ import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { probeBoot, probeKvm } from "../src/executor/drivers/qemu/kvm-probe.js";
 import { QemuDriver } from "../src/executor/drivers/qemu/qemu-driver.js";
+import { QmpClient } from "../src/executor/drivers/qemu/qmp-client.js";
 import { GuestError, type GuestSpec, type GuestState } from "../src/executor/drivers/vm-driver.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -61,6 +62,16 @@ function spec(overrides: Partial<GuestSpec> = {}): GuestSpec {
     bootMarker: image.boot_marker,
     ...overrides,
   };
+}
+
+/** True once no process of guest `uuid` runs with `pid` (within 20 s). */
+async function waitGoneFor(pid: number, uuid: string): Promise<boolean> {
+  const deadline = Date.now() + 20_000;
+  while ((await qemuPidsOf(uuid)).includes(pid)) {
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return true;
 }
 
 function sha256(bytes: Buffer): string {
@@ -224,6 +235,59 @@ test("a guest starts while a watching executor lists guests (QMP serves one clie
   } finally {
     listing = false;
     await lister;
+    unwatch();
+    await driver.destroy(s.uuid);
+    await driver.close();
+  }
+  assert.deepEqual(await qemuPidsOf(s.uuid), []);
+});
+
+test("QMP power events reach the watcher: paused, resumed, and the guest's own power-off", async () => {
+  // A second QMP monitor (QEMU takes several) lets the test act on the guest the way an
+  // operator's tool or the guest itself would, while the driver holds its own.
+  const extraQmp = join(stateDir, `extra-${randomUUID().slice(0, 8)}.sock`);
+  const wrapper = join(stateDir, "qemu-with-extra-qmp.sh");
+  await writeFile(
+    wrapper,
+    `#!/bin/sh\nexec qemu-system-x86_64 "$@" -qmp unix:${extraQmp},server=on,wait=off\n`,
+  );
+  await chmod(wrapper, 0o755);
+  const driver = await QemuDriver.create({ stateDir, qemuBinary: wrapper, shutdownGraceMs: 500 });
+  const s = spec();
+  const seen: string[] = [];
+  const unwatch = driver.watch((state) => {
+    if (state.uuid === s.uuid) seen.push(state.power);
+  });
+  const seenNext = async (power: string, from: number) => {
+    const deadline = Date.now() + 20_000;
+    while (!seen.slice(from).includes(power)) {
+      assert.ok(
+        Date.now() < deadline,
+        `no ${power} after ${seen.slice(0, from).join(",")}: ${seen}`,
+      );
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  let qmp: QmpClient | undefined;
+  try {
+    const created = await driver.create(s, { bootTimeoutMs: BOOT_TIMEOUT_MS });
+    qmp = await QmpClient.connect(extraQmp);
+    let mark = seen.length;
+    await qmp.execute("stop");
+    await seenNext("stopped", mark);
+    assert.equal((await driver.status(s.uuid)).power, "stopped");
+    mark = seen.length;
+    await qmp.execute("cont");
+    await seenNext("running", mark);
+    assert.equal((await driver.status(s.uuid)).power, "running");
+    // The ACPI power button: the guest powers itself off, QEMU exits (-no-reboot).
+    mark = seen.length;
+    await qmp.execute("system_powerdown");
+    await seenNext("stopped", mark);
+    assert.ok(await waitGoneFor(created.pid ?? 0, s.uuid), "QEMU exited after the power-off");
+    assert.equal((await driver.status(s.uuid)).power, "stopped", "its disk is still there");
+  } finally {
+    qmp?.close();
     unwatch();
     await driver.destroy(s.uuid);
     await driver.close();
