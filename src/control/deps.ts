@@ -26,6 +26,13 @@ export interface ControlSettings {
   taskDeadlineMs: number;
   /** How long a scheduler holds a machine in SCHEDULING before another may take it. */
   scheduleHoldMs: number;
+  /**
+   * An idle node whose power was not checked for this long gets a power sync (a SYNC_POWER
+   * task: its conductor reads the power through the BMC; node-power-sync.ts).
+   */
+  powerSyncIntervalMs: number;
+  /** Power syncs that may fail in a row before the node is put in maintenance. */
+  powerSyncMaxFailures: number;
 }
 
 export const DEFAULT_CONTROL_SETTINGS: ControlSettings = {
@@ -33,6 +40,8 @@ export const DEFAULT_CONTROL_SETTINGS: ControlSettings = {
   leaseMs: 30_000,
   taskDeadlineMs: 10 * 60_000,
   scheduleHoldMs: 30_000,
+  powerSyncIntervalMs: 5 * 60_000,
+  powerSyncMaxFailures: 3,
 };
 
 export interface ControlDeps {

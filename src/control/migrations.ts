@@ -170,4 +170,23 @@ export const controlMigrations: Record<string, Migration> = {
       await db.schema.dropTable("control_host_owners").execute();
     },
   },
+  // The periodic power sync of idle nodes (node-power-sync.ts): when the node's power was last
+  // checked, and how many syncs in a row failed. Existing nodes are due at once.
+  "2026_12_03_009_control_node_power_sync": {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .alterTable("control_nodes")
+        .addColumn("power_checked_at", "text", (c) => c.notNull().defaultTo(""))
+        .execute();
+      await db.schema
+        .alterTable("control_nodes")
+        .addColumn("power_sync_failures", "integer", (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db.schema
+        .createIndex("control_nodes_power_checked")
+        .on("control_nodes")
+        .columns(["power_checked_at"])
+        .execute();
+    },
+  },
 };

@@ -130,7 +130,8 @@ export type TaskKind =
   | "INSPECT_NODE"
   | "CLEAN_NODE"
   | "DEPLOY_NODE"
-  | "UNDEPLOY_NODE";
+  | "UNDEPLOY_NODE"
+  | "SYNC_POWER";
 export type TaskState = "ready" | "leased" | "done" | "failed" | "cancelled";
 
 /** The guest a BUILD_VM task builds (the executor's input). */

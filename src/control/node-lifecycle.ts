@@ -53,6 +53,21 @@ export const STEP_POWER: Partial<Record<TaskKind, PowerState>> = {
   UNDEPLOY_NODE: "off",
 };
 
+/**
+ * The idle states whose power control checks periodically (a SYNC_POWER task, which is no
+ * step): every state in which no step runs and the BMC's credentials were accepted once.
+ * ENROLLED and VERIFY_FAILED are left out — the BMC is not known to answer there, and the
+ * operator's next step (inspect) verifies it again.
+ */
+export const POWER_SYNCED: readonly NodeState[] = [
+  "MANAGEABLE",
+  "AVAILABLE",
+  "ACTIVE",
+  "INSPECT_FAILED",
+  "CLEAN_FAILED",
+  "DEPLOY_FAILED",
+];
+
 /** True if `to` may follow `from`. */
 export function canNodeTransition(from: NodeState, to: NodeState): boolean {
   return NEXT[from].includes(to);

@@ -63,6 +63,13 @@ export interface Node {
   lastError: NodeError | null;
   powerState: PowerState;
   targetPowerState: PowerState;
+  /**
+   * When the power was last checked (a node task ended, or a power sync was queued); an idle
+   * node's power is synced again a sync interval after it (node-power-sync.ts).
+   */
+  powerCheckedAt: string;
+  /** Power syncs that failed in a row; reset by the next power read. */
+  powerSyncFailures: number;
   maintenance: boolean;
   maintenanceReason: string;
   inventory: NodeInventory | null;

@@ -33,6 +33,8 @@ function nodeOf(r: NodeRow): Node {
     lastError: JSON.parse(r.last_error),
     powerState: r.power_state as PowerState,
     targetPowerState: r.target_power_state as PowerState,
+    powerCheckedAt: r.power_checked_at,
+    powerSyncFailures: Number(r.power_sync_failures),
     maintenance: Number(r.maintenance) === 1,
     maintenanceReason: r.maintenance_reason,
     inventory: inventoryOf(r.inventory),
@@ -63,6 +65,8 @@ export async function insertNode(db: Db, n: Node, sealedPassword: string): Promi
       last_error: JSON.stringify(n.lastError),
       power_state: n.powerState,
       target_power_state: n.targetPowerState,
+      power_checked_at: n.powerCheckedAt,
+      power_sync_failures: n.powerSyncFailures,
       maintenance: n.maintenance ? 1 : 0,
       maintenance_reason: n.maintenanceReason,
       inventory: JSON.stringify(n.inventory),
@@ -194,6 +198,8 @@ export async function updateNode(
       | "maintenanceReason"
       | "powerState"
       | "targetPowerState"
+      | "powerCheckedAt"
+      | "powerSyncFailures"
       | "inventory"
     >
   >,
@@ -205,6 +211,8 @@ export async function updateNode(
   if (set.maintenanceReason !== undefined) row.maintenance_reason = set.maintenanceReason;
   if (set.powerState !== undefined) row.power_state = set.powerState;
   if (set.targetPowerState !== undefined) row.target_power_state = set.targetPowerState;
+  if (set.powerCheckedAt !== undefined) row.power_checked_at = set.powerCheckedAt;
+  if (set.powerSyncFailures !== undefined) row.power_sync_failures = set.powerSyncFailures;
   if (set.inventory !== undefined) row.inventory = JSON.stringify(set.inventory);
   await db.updateTable("control_nodes").set(row).where("uuid", "=", uuid).execute();
 }
@@ -243,4 +251,75 @@ export async function insertNodeTask(
 function inventoryOf(json: string): NodeInventory | null {
   const inv = JSON.parse(json) as NodeInventory | null;
   return inv && { ...inv, capabilities: inv.capabilities ?? [] };
+}
+
+/**
+ * Nodes whose power sync is due: in one of `states`, not in maintenance, without an open task
+ * (a node task is queued under the node's UUID as its host, hence host_uuid), and last checked
+ * before `before` — the longest unchecked first.
+ */
+export async function powerSyncDue(
+  db: Db,
+  states: readonly NodeState[],
+  before: string,
+  limit: number,
+): Promise<Node[]> {
+  const rows = await db
+    .selectFrom("control_nodes as n")
+    .selectAll("n")
+    .where("n.state", "in", states)
+    .where("n.maintenance", "=", 0)
+    .where("n.power_checked_at", "<", before)
+    .where(({ not, exists, selectFrom }) =>
+      not(
+        exists(
+          selectFrom("control_tasks as t")
+            .select("t.uuid")
+            .whereRef("t.host_uuid", "=", "n.uuid")
+            .where("t.state", "in", ["ready", "leased"]),
+        ),
+      ),
+    )
+    .orderBy("n.power_checked_at")
+    .limit(limit)
+    .execute();
+  return rows.map(nodeOf);
+}
+
+/**
+ * Marks the node's power as being checked now if it is still as the caller saw it (same state,
+ * same last check, not in maintenance): the compare-and-swap that lets one control replica
+ * queue a node's sync.
+ */
+export async function takePowerCheck(db: Db, n: Node, at: string): Promise<boolean> {
+  const done = await db
+    .updateTable("control_nodes")
+    .set({ power_checked_at: at })
+    .where("uuid", "=", n.uuid)
+    .where("state", "=", n.state)
+    .where("power_checked_at", "=", n.powerCheckedAt)
+    .where("maintenance", "=", 0)
+    .executeTakeFirst();
+  return Number(done.numUpdatedRows) === 1;
+}
+
+/** Removes the node's ended power syncs (their outcome is on the node; one row per node stays). */
+export async function deleteEndedSyncs(db: Db, nodeUuid: string): Promise<void> {
+  await db
+    .deleteFrom("control_tasks")
+    .where("host_uuid", "=", nodeUuid)
+    .where("kind", "=", "SYNC_POWER")
+    .where("state", "not in", ["ready", "leased"])
+    .execute();
+}
+
+/** Cancels the node's open power sync (a step overtakes it). */
+export async function cancelOpenSyncs(db: Db, nodeUuid: string, at: string): Promise<void> {
+  await db
+    .updateTable("control_tasks")
+    .set({ state: "cancelled", updated_at: at })
+    .where("host_uuid", "=", nodeUuid)
+    .where("kind", "=", "SYNC_POWER")
+    .where("state", "in", ["ready", "leased"])
+    .execute();
 }

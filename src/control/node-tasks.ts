@@ -1,26 +1,30 @@
 /**
  * How node tasks meet the task machinery of tasks.ts: opening a leased task for its conductor
  * (the BMC password travels only there), progress reports (message, power, inventory), and
- * the outcome of each step — success leads to the step's target state, failure to its failure
- * state with the reason. Deploy and undeploy outcomes also move the machine (tasks.ts finish).
+ * the outcome of each task (endNodeTask). A step — every node task kind with a RUNS_IN state —
+ * leads to its target state on success, to its failure state with the reason on failure.
+ * SYNC_POWER is the one node task that is no step: it only reads the power of an idle node
+ * (node-power-sync.ts). Deploy and undeploy outcomes also move the machine (tasks.ts finish).
  */
 import { nowIso } from "../platform/ids.js";
 import { RetryTransaction } from "../store/store.js";
 import type { ControlDeps } from "./deps.js";
 import type { Task, TaskFailure } from "./model.js";
-import { STEP_FAILURE, STEP_TARGET } from "./node-lifecycle.js";
+import { isBusy, STEP_FAILURE, STEP_TARGET } from "./node-lifecycle.js";
 import type { LeasedNodeTask, NodeInventory, NodeState, PowerState } from "./node-model.js";
+import { endPowerSync } from "./node-power-sync.js";
 import * as nodeRepo from "./node-repo.js";
 import { syncProvider } from "./nodes.js";
 import * as repo from "./repo.js";
 
 type Tx = Parameters<typeof nodeRepo.getNode>[0];
 
-/** Task kinds that act on a node alone (no machine). */
-export const NODE_STEP_KINDS: ReadonlySet<Task["kind"]> = new Set([
+/** Task kinds that act on a node alone (no machine): three steps and the power sync. */
+export const NODE_ONLY_KINDS: ReadonlySet<Task["kind"]> = new Set([
   "VERIFY_NODE",
   "INSPECT_NODE",
   "CLEAN_NODE",
+  "SYNC_POWER",
 ]);
 
 /** What a node says after each step succeeded. */
@@ -43,7 +47,7 @@ export const INTERRUPTIBLE_STEP: Partial<Record<Task["kind"], string>> = {
   UNDEPLOY_NODE: "undeploy",
 };
 
-/** The state each node task runs in. */
+/** The state each node step runs in; a kind without one (SYNC_POWER) is no step. */
 const RUNS_IN: Partial<Record<Task["kind"], NodeState>> = {
   VERIFY_NODE: "VERIFYING",
   INSPECT_NODE: "INSPECTING",
@@ -74,18 +78,52 @@ export interface NodeReport {
   powerState: PowerState;
 }
 
-/** Records a node task's progress on the node (in the report's transaction). */
+/**
+ * Records a node task's progress on the node (in the report's transaction). A power read resets
+ * the count of failed power syncs (the BMC answers). On an idle node — read only by a power
+ * sync, since a step makes its node busy and cancels an open sync — a power that differs from
+ * the recorded one changed out of band, and the node's message says so.
+ */
 export async function nodeProgress(tx: Tx, task: Task, report: NodeReport): Promise<void> {
+  const n = await nodeRepo.getNode(tx, task.nodeUuid);
+  if (!n) return;
+  const power = report.powerState;
+  let message = report.message;
+  if (power !== "" && !isBusy(n.state)) {
+    if (n.powerState !== "" && power !== n.powerState)
+      message = `power changed out of band: ${n.powerState} → ${power}`;
+    else if (n.powerSyncFailures > 0)
+      message = `the BMC answers again (power ${power}) after ${n.powerSyncFailures} failed power syncs`;
+  }
   await nodeRepo.updateNode(
     tx,
-    task.nodeUuid,
+    n.uuid,
     {
-      ...(report.message ? { message: report.message } : {}),
+      ...(message ? { message } : {}),
       ...(report.inventory ? { inventory: report.inventory } : {}),
-      ...(report.powerState ? { powerState: report.powerState } : {}),
+      ...(power ? { powerState: power, powerSyncFailures: 0 } : {}),
     },
     nowIso(),
   );
+}
+
+/**
+ * Ends a node task in the caller's transaction, the one place kinds part: a step moves the
+ * node (endNodeStep), a power sync only counts its failures (node-power-sync.ts). Either way
+ * the node's power was just checked: the next sync is due an interval from now. True when a
+ * failed sync put the node in maintenance.
+ */
+export async function endNodeTask(
+  tx: Tx,
+  task: Task,
+  failure: TaskFailure | null,
+  at: string,
+  maxSyncFailures: number,
+): Promise<boolean> {
+  await nodeRepo.updateNode(tx, task.nodeUuid, { powerCheckedAt: at }, at);
+  if (!RUNS_IN[task.kind]) return endPowerSync(tx, task, failure, at, maxSyncFailures);
+  await endNodeStep(tx, task, failure, at);
+  return false;
 }
 
 /**
@@ -94,7 +132,7 @@ export async function nodeProgress(tx: Tx, task: Task, report: NodeReport): Prom
  * the step reported is the node's power_state). A node no longer in the task's state (moved by
  * an operator or a later task) is left as it is. Runs in the caller's transaction.
  */
-export async function endNodeStep(
+async function endNodeStep(
   tx: Tx,
   task: Task,
   failure: TaskFailure | null,
@@ -131,18 +169,27 @@ export async function endNodeStep(
   if (!moved) throw new RetryTransaction("the node moved on meanwhile");
 }
 
-/** Ends a node-only task (verify, inspect, clean) and publishes the node's provider. */
-export async function finishNodeStep(
+/**
+ * Ends a node-only task (verify, inspect, clean, power sync) and publishes the node's provider
+ * (a failed sync may have put the node in maintenance).
+ */
+export async function finishNodeTask(
   deps: ControlDeps,
   task: Task,
   failure: TaskFailure | null,
 ): Promise<void> {
-  const { store } = deps;
-  await store.transaction(async (tx) => {
+  const { store, settings } = deps;
+  const maintenance = await store.transaction(async (tx) => {
     const state = failure ? "failed" : "done";
-    if (!(await repo.updateTask(tx, task.uuid, ["leased", "ready"], { state }, nowIso()))) return;
-    await endNodeStep(tx, task, failure, nowIso());
+    if (!(await repo.updateTask(tx, task.uuid, ["leased", "ready"], { state }, nowIso())))
+      return false;
+    return endNodeTask(tx, task, failure, nowIso(), settings.powerSyncMaxFailures);
   });
+  if (maintenance)
+    deps.logger.warn(
+      { node: task.nodeUuid, reason: failure?.reason },
+      `node put in maintenance: ${settings.powerSyncMaxFailures} power syncs in a row failed`,
+    );
   await syncProvider(deps, task.nodeUuid);
   deps.changed.notify();
 }

@@ -116,6 +116,8 @@ export async function enrollNode(
         lastError: null,
         powerState: "",
         targetPowerState: "",
+        powerCheckedAt: now,
+        powerSyncFailures: 0,
         maintenance: false,
         maintenanceReason: "",
         inventory: null,
@@ -148,7 +150,8 @@ export async function enrollNode(
 /**
  * Moves the node into a step state and queues the step's task for its conductor: the one place
  * a node step starts, so the node's target state and target power state are set here (and
- * cleared where the step ends, node-tasks.ts endNodeStep).
+ * cleared where the step ends, node-tasks.ts endNodeStep). A step overtakes the node's open
+ * power sync (cancelled: its read would race the step's power changes).
  */
 export async function startStep(
   tx: Parameters<typeof nodeRepo.getNode>[0],
@@ -168,6 +171,7 @@ export async function startStep(
     at,
   });
   if (!moved) throw new RetryTransaction("the node moved on meanwhile");
+  await nodeRepo.cancelOpenSyncs(tx, node.uuid, at);
   await nodeRepo.insertNodeTask(
     tx,
     { uuid: newUuid(), kind, machineUuid, payload: { ...payload, nodeUuid: node.uuid } },

@@ -13,6 +13,7 @@ import { SWEEP_WINDOW_MS, sweepEndedClaims } from "./claim-sweep.js";
 import type { ControlDeps } from "./deps.js";
 import type { GuestPayload, HeldAllocation, Machine, TaskKind } from "./model.js";
 import { deployNode } from "./node-deploy.js";
+import { queuePowerSyncs } from "./node-power-sync.js";
 import { syncProvider } from "./nodes.js";
 import * as repo from "./repo.js";
 import { finish, later } from "./tasks.js";
@@ -30,6 +31,7 @@ const OVERDUE_STEP: Record<TaskKind, string> = {
   CLEAN_NODE: "clean",
   DEPLOY_NODE: "deploy",
   UNDEPLOY_NODE: "undeploy",
+  SYNC_POWER: "power-sync",
 };
 
 /** The amount of a class over a machine's allocations. */
@@ -70,7 +72,10 @@ export class Scheduler {
     }
   }
 
-  /** One pass: schedule what waits, fail what no executor works on (repo.overdueTasks). */
+  /**
+   * One pass: schedule what waits, fail what no executor works on (repo.overdueTasks), queue
+   * the power syncs of idle nodes that are due (node-power-sync.ts).
+   */
   async round(): Promise<void> {
     const { store, settings } = this.deps;
     for (const m of await repo.schedulable(store.db, nowIso(), BATCH)) {
@@ -85,6 +90,7 @@ export class Scheduler {
         message: `no executor worked on the task for ${Math.round(settings.taskDeadlineMs / 1000)} s`,
         hostFault: true,
       });
+    if (!this.stop.signal.aborted) await queuePowerSyncs(this.deps);
   }
 
   private async schedule(found: Machine): Promise<void> {

@@ -93,6 +93,13 @@ export interface ControlTables {
     last_error: string;
     power_state: string;
     target_power_state: string;
+    /**
+     * When the node's power was last checked: a node task (step or power sync) ended, or a
+     * power sync was queued. The next sync is due a sync interval after it.
+     */
+    power_checked_at: string;
+    /** Power syncs that failed in a row (reset by any power read). */
+    power_sync_failures: number;
     /** 0 | 1 */
     maintenance: number;
     maintenance_reason: string;

@@ -14,10 +14,10 @@ import type { Machine, Task, TaskFailure } from "./model.js";
 import type { NodeInventory, PowerState } from "./node-model.js";
 import * as nodeRepo from "./node-repo.js";
 import {
-  endNodeStep,
-  finishNodeStep,
+  endNodeTask,
+  finishNodeTask,
   INTERRUPTIBLE_STEP,
-  NODE_STEP_KINDS,
+  NODE_ONLY_KINDS,
   nodeProgress,
   openNodeTask,
 } from "./node-tasks.js";
@@ -206,7 +206,7 @@ export async function reportTask(
     return { leaseUntil: until, cancelled: false };
   }
   if (task.nodeUuid !== "" && (input.inventory || input.powerState))
-    await nodeProgress(store.db, task, { ...input, message: "" });
+    await store.transaction((tx) => nodeProgress(tx, task, { ...input, message: "" }));
   await finish(deps, task, input.result.kind === "done" ? null : input.result.failure);
   return { leaseUntil: "", cancelled: false };
 }
@@ -218,7 +218,7 @@ export async function reportTask(
  * DELETED. A task whose machine has moved on (decommissioned meanwhile) only ends.
  */
 export async function finish(deps: ControlDeps, task: Task, failure: TaskFailure | null) {
-  if (NODE_STEP_KINDS.has(task.kind)) return finishNodeStep(deps, task, failure);
+  if (NODE_ONLY_KINDS.has(task.kind)) return finishNodeTask(deps, task, failure);
   const { store } = deps;
   const machine = await repo.getMachine(store.db, task.machineUuid);
   const build = task.kind === "BUILD_VM" || task.kind === "DEPLOY_NODE";
@@ -247,7 +247,8 @@ export async function finish(deps: ControlDeps, task: Task, failure: TaskFailure
     )
       return;
     const at = nowIso();
-    if (task.nodeUuid !== "") await endNodeStep(tx, task, failure, at);
+    if (task.nodeUuid !== "")
+      await endNodeTask(tx, task, failure, at, deps.settings.powerSyncMaxFailures);
     const m = await repo.getMachine(tx, task.machineUuid);
     if (!m) return;
     if (build && m.state === "PROVISIONING") {

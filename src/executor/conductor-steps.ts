@@ -3,8 +3,9 @@
  * functions: verify (BMC credentials), inspect and clean (boot the deploy agent over iPXE, ask
  * it for the hardware or to erase the disks, power off), deploy (agent writes the raw image and
  * verifies its SHA-256 on disk, then the node boots persistently from disk and its OS reports
- * in) and undeploy (power off, then clean). Every step is reported as task progress; every
- * wait has a deadline; whatever happens, the node's boot plan and agent session are cleared.
+ * in) and undeploy (power off, then clean); besides the steps, the power sync only reads the
+ * power. Every step is reported as task progress; every wait has a deadline; whatever
+ * happens, the node's boot plan and agent session are cleared.
  */
 import { open, stat } from "node:fs/promises";
 import type { Logger } from "pino";
@@ -55,6 +56,17 @@ export async function verify(ctx: StepContext): Promise<void> {
   await ctx.bmc.verify(ctx.lease.signal);
   const state = await ctx.bmc.powerState(ctx.lease.signal);
   await power(ctx, "verify", `BMC credentials accepted; power ${state}`, state === "on");
+}
+
+/**
+ * The periodic power sync: reads the node's power through the BMC and reports it, without a
+ * message (control says whether it changed out of band). Powers nothing.
+ */
+export async function syncPower(ctx: StepContext): Promise<void> {
+  const state = await ctx.bmc.powerState(ctx.lease.signal);
+  await ctx.lease.progress("power-sync", "", {
+    powerState: state === "on" ? PowerState.ON : PowerState.OFF,
+  });
 }
 
 /**

@@ -4,7 +4,8 @@
  * tasks — leased through the same LeaseTasks/ReportTask machinery as VM builds — with the BMC
  * driver of each node (createBmcDriver). A task delivered again (this conductor or another was
  * restarted mid-step) is not resumed: the node is powered off and the step reported failed with
- * CONDUCTOR_RESTARTED, so the node lands in the step's failure state, never stuck.
+ * CONDUCTOR_RESTARTED, so the node lands in the step's failure state, never stuck — except the
+ * tasks that only read the BMC (verify, the power sync), which simply run again.
  */
 import { join } from "node:path";
 import type { Logger } from "pino";
@@ -50,7 +51,11 @@ export const NODE_TASK_KINDS: ReadonlySet<TaskKind> = new Set([
   TaskKind.CLEAN_NODE,
   TaskKind.DEPLOY_NODE,
   TaskKind.UNDEPLOY_NODE,
+  TaskKind.SYNC_POWER,
 ]);
+
+/** Node tasks that only read the BMC: a redelivery runs them again instead of failing them. */
+const READS_ONLY: ReadonlySet<TaskKind> = new Set([TaskKind.VERIFY_NODE, TaskKind.SYNC_POWER]);
 
 const RUN: Partial<Record<TaskKind, [string, (ctx: steps.StepContext) => Promise<void>]>> = {
   [TaskKind.VERIFY_NODE]: ["verify", steps.verify],
@@ -58,6 +63,7 @@ const RUN: Partial<Record<TaskKind, [string, (ctx: steps.StepContext) => Promise
   [TaskKind.CLEAN_NODE]: ["clean", steps.clean],
   [TaskKind.DEPLOY_NODE]: ["deploy", steps.deploy],
   [TaskKind.UNDEPLOY_NODE]: ["undeploy", steps.undeploy],
+  [TaskKind.SYNC_POWER]: ["power-sync", steps.syncPower],
 };
 
 type Failure = Extract<TaskResult, { failure: unknown }>["failure"];
@@ -129,7 +135,7 @@ export class Conductor {
       ...(this.options.bmcRetries !== undefined ? { retries: this.options.bmcRetries } : {}),
     });
     try {
-      if (task.deliveries > 1 && task.kind !== TaskKind.VERIFY_NODE) {
+      if (task.deliveries > 1 && !READS_ONLY.has(task.kind)) {
         // Interrupted by a restart: the node's state is unknown; leave it off and say so.
         log.warn({ deliveries: task.deliveries }, "node step interrupted by a restart; failing it");
         await bmc.setPower("off", lease.signal).catch(() => undefined);

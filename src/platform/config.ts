@@ -33,12 +33,17 @@ export interface ServeConfig {
   logLevel: string;
   /** URL other processes and clients use to reach this one (default: from listen). */
   advertiseUrl?: string;
-  /** Control's tunables (lease length, attempts, task deadline); defaults in src/control/deps.ts. */
+  /**
+   * Control's tunables (lease length, attempts, task deadline, power sync); defaults in
+   * src/control/deps.ts.
+   */
   control?: {
     maxAttempts?: number;
     leaseMs?: number;
     taskDeadlineMs?: number;
     scheduleHoldMs?: number;
+    powerSyncIntervalMs?: number;
+    powerSyncMaxFailures?: number;
   };
 }
 
@@ -81,6 +86,8 @@ export interface ServeFlags {
   controlLease?: string;
   controlScheduleHold?: string;
   controlTaskDeadline?: string;
+  controlPowerSyncInterval?: string;
+  controlPowerSyncMaxFailures?: string;
 }
 
 /** Parses "HOST:PORT" ("[::1]:7443" for IPv6); undefined if malformed. */
@@ -118,6 +125,12 @@ const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
   return ms ?? 0;
 });
 const positiveDuration = duration.refine((ms) => ms > 0, "must be longer than 0");
+const positiveCount = z.union([z.string(), z.number()]).transform((v, ctx) => {
+  const n = typeof v === "number" ? v : /^\s*\d+\s*$/.test(v) ? Number(v) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < 1)
+    ctx.addIssue({ code: "custom", message: "must be a whole number of at least 1" });
+  return n;
+});
 const services = z.union([z.string(), z.array(z.string())]).transform((v, ctx) => {
   const names = (Array.isArray(v) ? v : v.split(",")).map((s) => s.trim()).filter(Boolean);
   const unknown = names.filter((n) => !PARTS.includes(n as Part));
@@ -166,6 +179,16 @@ const SETTINGS = {
     env: "MULLIGAN_CONTROL_TASK_DEADLINE",
     flag: "controlTaskDeadline",
     schema: positiveDuration,
+  },
+  control_power_sync_interval: {
+    env: "MULLIGAN_CONTROL_POWER_SYNC_INTERVAL",
+    flag: "controlPowerSyncInterval",
+    schema: positiveDuration,
+  },
+  control_power_sync_max_failures: {
+    env: "MULLIGAN_CONTROL_POWER_SYNC_MAX_FAILURES",
+    flag: "controlPowerSyncMaxFailures",
+    schema: positiveCount,
   },
 } as const satisfies Record<string, { env: string; flag: keyof ServeFlags; schema: z.ZodType }>;
 
@@ -237,6 +260,12 @@ function assemble(v: Values, sources: Partial<Record<Key, string>>): ServeConfig
     ...(v.control_lease !== undefined && { leaseMs: v.control_lease }),
     ...(v.control_schedule_hold !== undefined && { scheduleHoldMs: v.control_schedule_hold }),
     ...(v.control_task_deadline !== undefined && { taskDeadlineMs: v.control_task_deadline }),
+    ...(v.control_power_sync_interval !== undefined && {
+      powerSyncIntervalMs: v.control_power_sync_interval,
+    }),
+    ...(v.control_power_sync_max_failures !== undefined && {
+      powerSyncMaxFailures: v.control_power_sync_max_failures,
+    }),
   };
   if (Object.keys(control).length > 0) config.control = control;
   if ((v.tls_cert === undefined) !== (v.tls_key === undefined)) {

@@ -65,6 +65,14 @@ export function serveCommand(): Command {
       "a task no executor has leased or renewed for this long fails EXECUTOR_LOST (default 10m)",
     )
     .option(
+      "--control-power-sync-interval <duration>",
+      "an idle node's power is read from its BMC when unchecked for this long (default 5m)",
+    )
+    .option(
+      "--control-power-sync-max-failures <count>",
+      "power syncs of a node that may fail in a row before it goes into maintenance (default 3)",
+    )
+    .option(
       "--local-executor",
       "also run an executor for this machine (QEMU guests), registered in --executor-region",
     )
