@@ -1299,7 +1299,8 @@ export type ReportTaskRequest = Message<"mulligan.control.v1.ReportTaskRequest">
   console: string;
 
   /**
-   * Bare metal: the hardware the agent found (INSPECT_NODE) and the power read from the BMC.
+   * Bare metal: the hardware the agent found (INSPECT_NODE) and the power read from the BMC
+   * (SYNC_POWER reports only this).
    *
    * @generated from field: mulligan.control.v1.NodeInventory inventory = 8;
    */

@@ -246,7 +246,8 @@ export type Node = Message<"mulligan.control.v1.Node"> & {
   lastError?: NodeError | undefined;
 
   /**
-   * Power as last read from the BMC (reported by the conductor during and at the end of a step).
+   * Power as last read from the BMC (reported by the conductor during and at the end of a step,
+   * and by the periodic power sync of an idle node).
    *
    * @generated from field: mulligan.control.v1.PowerState power_state = 9;
    */
