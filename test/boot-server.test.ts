@@ -177,6 +177,7 @@ describe("agent callbacks", () => {
       cpus: 2,
       memory_mb: 512,
       arch: "x86_64",
+      cpu_flags: "fpu sse sse2 pni",
       disks: [{ name: "vda", size_bytes: 1073741824 }],
       nics: [{ name: "eth0", mac: "52:54:00:AB:CD:01" }],
     };
@@ -185,6 +186,7 @@ describe("agent callbacks", () => {
       cpus: 2,
       memory_mb: 512,
       arch: "x86_64",
+      cpu_flags: "fpu sse sse2 pni",
       disks: [{ name: "vda", size_bytes: 1073741824 }],
       nics: [{ name: "eth0", mac: "52:54:00:ab:cd:01" }],
     });
