@@ -6,8 +6,10 @@
  * whose lease is renewed runs as long as it needs, past the deadline.
  */
 import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
 import { test } from "node:test";
 import { Code } from "@connectrpc/connect";
+import * as repo from "../src/control/repo.js";
 import {
   ExecutorService,
   ImageService,
@@ -188,6 +190,45 @@ forEachStore(
       assert.equal((await machine(m.uuid))?.state, MachineState.PROVISIONING);
       await report(executor, t, { result: { case: "done", value: true } });
       assert.equal((await machine(m.uuid))?.state, MachineState.ACTIVE);
+      await machines().decommission({ machine: m.uuid });
+      await report(executor, await lease(TaskKind.DESTROY_VM, m.uuid), {
+        result: { case: "done", value: true },
+      });
+      await assertNothingHeld(s, m.uuid);
+    });
+
+    test("a task read as overdue is not failed once its executor renewed it meanwhile", async () => {
+      const s = server();
+      const db = s.host.store.db;
+      const m = (await machines().provision({ spec: vm("raced") })).machine;
+      assert.ok(m);
+      const t = await lease(TaskKind.BUILD_VM, m.uuid);
+      // What the deadline sweep read a moment ago; then the executor reports (renews).
+      const read = await repo.getTask(db, t.uuid);
+      assert.ok(read);
+      await sleep(5);
+      await report(executor, t, { step: "boot", message: "still booting" });
+      const late = `overdue:${randomUUID()}`;
+      const until = new Date(Date.now() + LEASE_MS).toISOString();
+      assert.equal(
+        await repo.takeOverdueTask(db, read, late, until, new Date().toISOString()),
+        undefined,
+        "a task renewed since it was read must not be taken",
+      );
+      assert.equal((await repo.getTask(db, t.uuid))?.leaseToken, t.leaseToken);
+      // Read again, unchanged since: taken, and the executor's lease is gone.
+      const fresh = await repo.getTask(db, t.uuid);
+      assert.ok(fresh);
+      const taken = await repo.takeOverdueTask(db, fresh, late, until, new Date().toISOString());
+      assert.equal(taken?.leaseToken, late);
+      await expectGrpcError(
+        report(executor, t, { step: "boot" }),
+        Code.FailedPrecondition,
+        "LEASE_LOST",
+      );
+      // The sweep's own lease lapses unfinished here: the task goes back to executors.
+      const again = await lease(TaskKind.BUILD_VM, m.uuid);
+      await report(executor, again, { result: { case: "done", value: true } });
       await machines().decommission({ machine: m.uuid });
       await report(executor, await lease(TaskKind.DESTROY_VM, m.uuid), {
         result: { case: "done", value: true },

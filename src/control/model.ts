@@ -161,6 +161,8 @@ export interface Task {
   leaseUntil: string;
   deliveries: number;
   createdAt: string;
+  /** The last lease, renewal or report (or the queueing). */
+  updatedAt: string;
 }
 
 /** How a task ended badly, as an executor reports it. */

@@ -382,6 +382,7 @@ function taskOf(r: TaskRow): Task {
     leaseUntil: r.lease_until,
     deliveries: Number(r.deliveries),
     createdAt: r.created_at,
+    updatedAt: r.updated_at,
   };
 }
 
@@ -497,6 +498,31 @@ export async function leaseTask(
     .where("lease_token", "=", t.leaseToken)
     .executeTakeFirst();
   return Number(done.numUpdatedRows) === 1;
+}
+
+/**
+ * Takes an overdue task from executors before control fails it: leases it to `token` only if
+ * nobody leased, renewed or reported it since it was read as overdue (compare-and-swap on state,
+ * token and `updated_at`), so a task an executor took back in the meantime is not failed, and a
+ * late report on the old lease is LEASE_LOST. Returns the task as taken, or undefined.
+ */
+export async function takeOverdueTask(
+  db: Db,
+  t: Task,
+  token: string,
+  until: string,
+  now: string,
+): Promise<Task | undefined> {
+  const done = await db
+    .updateTable("control_tasks")
+    .set({ state: "leased", lease_token: token, lease_until: until, updated_at: now })
+    .where("uuid", "=", t.uuid)
+    .where("state", "=", t.state)
+    .where("lease_token", "=", t.leaseToken)
+    .where("updated_at", "=", t.updatedAt)
+    .executeTakeFirst();
+  if (Number(done.numUpdatedRows) !== 1) return undefined;
+  return { ...t, state: "leased", leaseToken: token, leaseUntil: until, updatedAt: now };
 }
 
 export async function getTask(db: Db, uuid: string): Promise<Task | undefined> {

@@ -83,13 +83,23 @@ export class Scheduler {
       await this.schedule(m);
     }
     const before = new Date(Date.now() - settings.taskDeadlineMs).toISOString();
-    for (const t of await repo.overdueTasks(store.db, before, nowIso(), BATCH))
+    for (const found of await repo.overdueTasks(store.db, before, nowIso(), BATCH)) {
+      // Taken first: an executor that leased or renewed it since it was read keeps it.
+      const t = await repo.takeOverdueTask(
+        store.db,
+        found,
+        `overdue:${newUuid()}`,
+        later(settings.leaseMs),
+        nowIso(),
+      );
+      if (!t) continue;
       await finish(this.deps, t, {
         step: OVERDUE_STEP[t.kind],
         reason: "EXECUTOR_LOST",
         message: `no executor worked on the task for ${Math.round(settings.taskDeadlineMs / 1000)} s`,
         hostFault: true,
       });
+    }
     if (!this.stop.signal.aborted) await queuePowerSyncs(this.deps);
   }
 
