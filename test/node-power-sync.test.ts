@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
   ExecutorService,
+  GuestPowerState,
   ImageService,
   MachineKind,
   MachineService,
@@ -246,6 +247,48 @@ forEachStore(
       assert.equal((await node()).state, NodeState.AVAILABLE);
       const after = (await machines().getMachine({ machine: m?.uuid ?? "" })).machine;
       assert.equal(after?.state, MachineState.DELETED);
+    });
+
+    test("an ACTIVE node's machine shows the node's power: the deploy's read, then a sync's out-of-band change", async () => {
+      const m = (
+        await machines().provision({
+          spec: {
+            name: "metal-p",
+            image: "os",
+            kind: MachineKind.BAREMETAL,
+            groups: [{ resources: { CUSTOM_BAREMETAL_SMALL: 1n } }],
+          },
+        })
+      ).machine;
+      const uuid = m?.uuid ?? "";
+      await report(await lease(TaskKind.DEPLOY_NODE), { result: done, powerState: PowerState.ON });
+      let shown = (await machines().getMachine({ machine: uuid })).machine;
+      assert.equal(shown?.state, MachineState.ACTIVE);
+      assert.equal(GuestPowerState[shown?.powerState ?? 0], "RUNNING");
+
+      // Someone powers the node off at its BMC: the next sync reads it, node and machine follow.
+      await synced(await lease(TaskKind.SYNC_POWER), PowerState.OFF);
+      assert.equal((await node()).message, "power changed out of band: on → off");
+      shown = (await machines().getMachine({ machine: uuid })).machine;
+      assert.equal(shown?.state, MachineState.ACTIVE, "the lifecycle does not move");
+      assert.equal(GuestPowerState[shown?.powerState ?? 0], "STOPPED");
+      const events: string[] = [];
+      for await (const r of machines().watchMachine({ machine: uuid })) {
+        if (r.event)
+          events.push(`${MachineState[r.event.state]}:${r.event.step}:${r.event.message}`);
+        if (r.event?.message.includes("node is off")) break;
+      }
+      assert.ok(
+        events.includes("ACTIVE:power:power: stopped — the node is off (read from its BMC)"),
+        events.join("\n"),
+      );
+
+      await machines().decommission({ machine: uuid });
+      await report(await lease(TaskKind.UNDEPLOY_NODE), {
+        result: done,
+        powerState: PowerState.OFF,
+      });
+      assert.equal((await node()).state, NodeState.AVAILABLE);
     });
   },
   {

@@ -95,6 +95,7 @@ export async function nodeProgress(tx: Tx, task: Task, report: NodeReport): Prom
     else if (n.powerSyncFailures > 0)
       message = `the BMC answers again (power ${power}) after ${n.powerSyncFailures} failed power syncs`;
   }
+  const at = nowIso();
   await nodeRepo.updateNode(
     tx,
     n.uuid,
@@ -103,8 +104,32 @@ export async function nodeProgress(tx: Tx, task: Task, report: NodeReport): Prom
       ...(report.inventory ? { inventory: report.inventory } : {}),
       ...(power ? { powerState: power, powerSyncFailures: 0 } : {}),
     },
-    nowIso(),
+    at,
   );
+  if (power) await machineFollowsNode(tx, { ...n, powerState: power }, at);
+}
+
+const NODE_POWER_MESSAGES = {
+  RUNNING: "power: running — the node is on (read from its BMC)",
+  STOPPED: "power: stopped — the node is off (read from its BMC)",
+} as const;
+
+/**
+ * The machine an ACTIVE node holds shows the node's power as its BMC last read it (a power
+ * sync, a step's read, the end of the deploy), with an event when it changes — the bare-metal
+ * counterpart of an executor's guest power reports.
+ */
+async function machineFollowsNode(
+  tx: Tx,
+  n: { state: NodeState; machineUuid: string; powerState: PowerState },
+  at: string,
+): Promise<void> {
+  if (n.state !== "ACTIVE" || n.machineUuid === "" || n.powerState === "") return;
+  const m = await repo.getMachine(tx, n.machineUuid);
+  const power = n.powerState === "on" ? "RUNNING" : "STOPPED";
+  if (!m || m.state === "DELETED" || m.powerState === power) return;
+  if (!(await repo.recordPower(tx, m, power, at, { message: NODE_POWER_MESSAGES[power], at })))
+    throw new RetryTransaction("the machine's power changed meanwhile");
 }
 
 /**
@@ -154,6 +179,8 @@ async function endNodeStep(
       message: DONE_MESSAGE[task.kind] ?? to.toLowerCase(),
       at,
     });
+    // A deployed node's machine starts out with the power the deploy last read.
+    if (moved) await machineFollowsNode(tx, { ...n, state: to }, at);
   } else {
     const to = STEP_FAILURE[runsIn] as NodeState;
     moved = await nodeRepo.transitionNode(tx, n, to, {
