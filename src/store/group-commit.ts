@@ -98,16 +98,15 @@ export function groupCommitStore(store: Store): Store {
       await store.transaction(async (tx) => {
         outcomes = [];
         await boundLockWaits(tx);
+        // Savepoints are never released: the commit ends them all, and a rollback to one undoes
+        // only what came after it (its unit), so a RELEASE would be a round trip for nothing.
         for (const [i, unit] of batch.entries()) {
           const name = sql.raw(`u${i}`);
           await sql`SAVEPOINT ${name}`.execute(tx);
           try {
-            const value = await unit.fn(tx);
-            await sql`RELEASE SAVEPOINT ${name}`.execute(tx);
-            outcomes.push({ ok: true, value });
+            outcomes.push({ ok: true, value: await unit.fn(tx) });
           } catch (err) {
             await sql`ROLLBACK TO SAVEPOINT ${name}`.execute(tx);
-            await sql`RELEASE SAVEPOINT ${name}`.execute(tx);
             outcomes.push({ ok: false, err, retry: retryable(err) });
           }
         }
