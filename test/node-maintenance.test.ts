@@ -11,28 +11,23 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Code } from "@connectrpc/connect";
 import {
-  ExecutorService,
-  ImageService,
   MachineKind,
   MachineService,
   MachineState,
-  type Task,
   TaskKind,
 } from "../src/gen/mulligan/control/v1/control_pb.js";
 import {
-  BmcDriver,
   type Node,
   NodeService,
   NodeState,
   PowerState,
 } from "../src/gen/mulligan/control/v1/node_pb.js";
-import { ResourceService } from "../src/gen/mulligan/resource/v1/resource_pb.js";
 import { assertNothingHeld, expectGrpcError, forEachStore } from "./harness.js";
+import { availableNode, conductorPlayer, done, setupLab } from "./node-helpers.js";
 
 const LEASE_MS = 1000;
 const DEADLINE_MS = 2000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const done = { case: "done" as const, value: true };
 
 forEachStore(
   "nodes: maintenance holds every automatic action",
@@ -41,53 +36,18 @@ forEachStore(
     const nodes = () => server().client(NodeService);
     const machines = () => server().client(MachineService);
     const node = async () => (await nodes().getNode({ node: "bm-m" })).node as Node;
-    const poll = async (waitSeconds = 1) =>
-      (
-        await server()
-          .client(ExecutorService, conductor)
-          .leaseTasks({ hosts: ["conductor-host"], conductorGroup: "default", waitSeconds })
-      ).tasks;
-    const lease = async (kind: TaskKind): Promise<Task> => {
-      const t = (await poll(5))[0];
-      assert.ok(t, `no task (wanted ${TaskKind[kind]})`);
-      assert.equal(TaskKind[t.kind], TaskKind[kind]);
-      return t;
-    };
-    const report = (t: Task, r: Record<string, unknown>) =>
-      server()
-        .client(ExecutorService, conductor)
-        .reportTask({ taskUuid: t.uuid, leaseToken: t.leaseToken, ...r });
+    const { poll, lease, report } = conductorPlayer(server, () => conductor);
     const maintenance = (on: boolean) =>
       nodes().setMaintenance({ node: "bm-m", maintenance: on, reason: on ? "fan swap" : "" });
 
     test("setup: an AVAILABLE node, an image, a conductor", async () => {
-      const s = server();
-      await s.meta().createRegion({ name: "lab" });
-      await s.client(ResourceService).createProvider({ name: "conductor-host", region: "lab" });
-      await s.client(ImageService).registerImage({
-        name: "os",
-        source: {
-          case: "disk",
-          value: { source: "/srv/os.raw", format: 2, sha256: "d".repeat(64) },
-        },
-      });
-      conductor = await s.tokenFor({ role: "executor", project: null, kind: "executor" });
-      await nodes().enrollNode({
-        name: "bm-m",
-        region: "lab",
-        bmc: { driver: BmcDriver.IPMI, address: "127.0.0.1", username: "u", password: "p" },
-        bootMacs: ["52:54:00:00:0d:01"],
-        flavor: "small",
-      });
-      await report(await lease(TaskKind.VERIFY_NODE), { result: done, powerState: PowerState.OFF });
-      await nodes().inspectNode({ node: "bm-m" });
-      await report(await lease(TaskKind.INSPECT_NODE), {
-        result: done,
-        inventory: { cpus: 1, memoryMb: 512n, disks: [{ name: "vda", sizeBytes: 1n << 30n }] },
-      });
-      await nodes().cleanNode({ node: "bm-m" });
-      await report(await lease(TaskKind.CLEAN_NODE), { result: done });
-      assert.equal((await node()).state, NodeState.AVAILABLE);
+      conductor = await setupLab(server(), "d".repeat(64));
+      await availableNode(
+        server,
+        conductorPlayer(server, () => conductor),
+        "bm-m",
+        "52:54:00:00:0d:01",
+      );
     });
 
     test("a step queued before maintenance is neither leased nor overdue while it lasts; it runs after", async () => {

@@ -10,9 +10,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
-  ExecutorService,
   GuestPowerState,
-  ImageService,
   MachineKind,
   MachineService,
   MachineState,
@@ -20,19 +18,17 @@ import {
   TaskKind,
 } from "../src/gen/mulligan/control/v1/control_pb.js";
 import {
-  BmcDriver,
   type Node,
   NodeService,
   NodeState,
   PowerState,
 } from "../src/gen/mulligan/control/v1/node_pb.js";
-import { ResourceService } from "../src/gen/mulligan/resource/v1/resource_pb.js";
 import { openStore } from "../src/store/store.js";
 import { forEachStore } from "./harness.js";
+import { availableNode, conductorPlayer, done, setupLab } from "./node-helpers.js";
 
 const INTERVAL_MS = 400;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const done = { case: "done" as const, value: true };
 const bmcDown = {
   case: "failure" as const,
   value: {
@@ -51,22 +47,7 @@ forEachStore(
     const nodes = () => server().client(NodeService);
     const machines = () => server().client(MachineService);
     const node = async () => (await nodes().getNode({ node: "bm-s" })).node as Node;
-    const poll = async (waitSeconds = 1) =>
-      (
-        await server()
-          .client(ExecutorService, conductor)
-          .leaseTasks({ hosts: ["conductor-host"], conductorGroup: "default", waitSeconds })
-      ).tasks;
-    const lease = async (kind: TaskKind): Promise<Task> => {
-      const t = (await poll(5))[0];
-      assert.ok(t, `no task (wanted ${TaskKind[kind]})`);
-      assert.equal(TaskKind[t.kind], TaskKind[kind]);
-      return t;
-    };
-    const report = (t: Task, r: Record<string, unknown>) =>
-      server()
-        .client(ExecutorService, conductor)
-        .reportTask({ taskUuid: t.uuid, leaseToken: t.leaseToken, ...r });
+    const { poll, lease, report } = conductorPlayer(server, () => conductor);
     /** What the conductor's sync reports: the power read, then done. */
     const synced = async (t: Task, power: PowerState) => {
       await report(t, { step: "power-sync", powerState: power });
@@ -92,35 +73,15 @@ forEachStore(
       nodes().setMaintenance({ node: "bm-s", maintenance: on, reason: on ? "fan swap" : "" });
 
     test("setup: an AVAILABLE node, powered off", async () => {
-      const s = server();
-      await s.meta().createRegion({ name: "lab" });
-      await s.client(ResourceService).createProvider({ name: "conductor-host", region: "lab" });
-      await s.client(ImageService).registerImage({
-        name: "os",
-        source: {
-          case: "disk",
-          value: { source: "/srv/os.raw", format: 2, sha256: "e".repeat(64) },
-        },
-      });
-      conductor = await s.tokenFor({ role: "executor", project: null, kind: "executor" });
-      const enrolled = await nodes().enrollNode({
-        name: "bm-s",
-        region: "lab",
-        bmc: { driver: BmcDriver.IPMI, address: "127.0.0.1", username: "u", password: "p" },
-        bootMacs: ["52:54:00:00:0e:01"],
-        flavor: "small",
-      });
-      nodeUuid = enrolled.node?.uuid ?? "";
-      await report(await lease(TaskKind.VERIFY_NODE), { result: done, powerState: PowerState.OFF });
-      await nodes().inspectNode({ node: "bm-s" });
-      await report(await lease(TaskKind.INSPECT_NODE), {
-        result: done,
-        inventory: { cpus: 1, memoryMb: 512n, disks: [{ name: "vda", sizeBytes: 1n << 30n }] },
-      });
-      await nodes().cleanNode({ node: "bm-s" });
-      await report(await lease(TaskKind.CLEAN_NODE), { result: done, powerState: PowerState.OFF });
-      const n = await node();
-      assert.equal(n.state, NodeState.AVAILABLE);
+      conductor = await setupLab(server(), "e".repeat(64));
+      const n = await availableNode(
+        server,
+        conductorPlayer(server, () => conductor),
+        "bm-s",
+        "52:54:00:00:0e:01",
+        PowerState.OFF,
+      );
+      nodeUuid = n.uuid;
       assert.equal(n.powerState, PowerState.OFF);
     });
 

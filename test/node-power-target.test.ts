@@ -8,12 +8,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
-  ExecutorService,
-  ImageService,
   MachineKind,
   MachineService,
   MachineState,
-  type Task,
   TaskKind,
 } from "../src/gen/mulligan/control/v1/control_pb.js";
 import {
@@ -23,8 +20,8 @@ import {
   NodeState,
   PowerState,
 } from "../src/gen/mulligan/control/v1/node_pb.js";
-import { ResourceService } from "../src/gen/mulligan/resource/v1/resource_pb.js";
 import { forEachStore } from "./harness.js";
+import { conductorPlayer, done, setupLab } from "./node-helpers.js";
 
 const { ON, OFF, UNSPECIFIED: NONE } = PowerState;
 const metal = (name: string) => ({
@@ -43,20 +40,7 @@ forEachStore("nodes: target power state", (server) => {
   const nodes = () => server().client(NodeService);
   const machines = () => server().client(MachineService);
   const node = async () => (await nodes().getNode({ node: "bm-p" })).node as Node;
-  const lease = async (kind: TaskKind): Promise<Task> => {
-    const r = await server()
-      .client(ExecutorService, conductor)
-      .leaseTasks({ hosts: ["conductor-host"], conductorGroup: "default", waitSeconds: 5 });
-    const t = r.tasks[0];
-    assert.ok(t, `no task (wanted ${TaskKind[kind]})`);
-    assert.equal(TaskKind[t.kind], TaskKind[kind]);
-    return t;
-  };
-  const report = (t: Task, r: Record<string, unknown>) =>
-    server()
-      .client(ExecutorService, conductor)
-      .reportTask({ taskUuid: t.uuid, leaseToken: t.leaseToken, ...r });
-  const done = { case: "done" as const, value: true };
+  const { lease, report } = conductorPlayer(server, () => conductor);
   /** The node's [state, power, target power]. */
   const power = async () => {
     const n = await node();
@@ -66,14 +50,7 @@ forEachStore("nodes: target power state", (server) => {
     assert.deepEqual(await power(), [NodeState[state], PowerState[now], PowerState[target]]);
 
   test("setup: a region, an image, a conductor", async () => {
-    const s = server();
-    await s.meta().createRegion({ name: "lab" });
-    await s.client(ResourceService).createProvider({ name: "conductor-host", region: "lab" });
-    await s.client(ImageService).registerImage({
-      name: "os",
-      source: { case: "disk", value: { source: "/srv/os.raw", format: 2, sha256: "c".repeat(64) } },
-    });
-    conductor = await s.tokenFor({ role: "executor", project: null, kind: "executor" });
+    conductor = await setupLab(server(), "c".repeat(64));
   });
 
   test("verify changes no power: no target; the power it read is recorded", async () => {
