@@ -138,6 +138,8 @@ export interface FilterStepRecord {
   before: number;
   after: number;
   detail: string;
+  /** A request-wide step over trees (stage 2), not providers: how the explanation counts. */
+  trees?: true;
 }
 
 export interface ExplanationRecord {

@@ -518,14 +518,32 @@ describe("findCandidates: summaries, limit, regions, distance, explanations", ()
     [
       "named group capability",
       shared,
-      q([g("1", { SRIOV_NET_VF: 1 }, { required: ["CUSTOM_PHYSNET_PUBLIC"] })]),
-      "group 1: none has CUSTOM_PHYSNET_PUBLIC (required: 4 providers removed)",
+      q([g("1", { SRIOV_NET_VF: 1 }, { required: ["HW_CPU_X86_SSE"] })]),
+      "group 1: none has HW_CPU_X86_SSE (required: 4 providers removed)",
     ],
     [
       "root_required",
       shared,
       q([g("", { VCPU: 1 })], { rootRequired: ["CUSTOM_GOLD"] }),
       "no tree root has the required capabilities (root_required: 2 trees removed)",
+    ],
+    [
+      "a capability no provider of the fleet has, unnamed group",
+      shared,
+      q([g("", { VCPU: 1 }, { required: ["HW_CPU_X86_SSE", "CUSTOM_NOWHERE"] })]),
+      "no provider has CUSTOM_NOWHERE (required: 12 providers removed)",
+    ],
+    [
+      "a capability no provider of the fleet has, named group",
+      shared,
+      q([g("1", { VCPU: 1 }, { anyOf: [["CUSTOM_NOWHERE", "CUSTOM_NEITHER"]] })]),
+      "group 1: no provider has any of CUSTOM_NOWHERE, CUSTOM_NEITHER (any_of: 12 providers removed)",
+    ],
+    [
+      "capabilities that exist, but on no tree that offers the resources",
+      shared,
+      q([g("", { VCPU: 1 }, { required: ["HW_CPU_X86_SSE", "MISC_SHARES_VIA_AGGREGATE"] })]),
+      "no tree's providers have the required capabilities (required: 2 trees removed)",
     ],
   ];
   for (const [name, snap, query, summary] of explained)

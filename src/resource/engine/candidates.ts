@@ -30,7 +30,7 @@ import { MulliganError } from "../../platform/errors.js";
 import type { CandidateRecord, FilterStepRecord, QueryInput, SearchResult } from "../model.js";
 import { type Budget, combineTree } from "./combine.js";
 import { SearchContext } from "./context.js";
-import { planGroup } from "./eligibility.js";
+import { missingCapability, planGroup } from "./eligibility.js";
 import { checkQueryShape, effectiveGroups } from "./shape.js";
 import type { Snapshot } from "./snapshot.js";
 import { explain, summarize } from "./summaries.js";
@@ -80,7 +80,10 @@ export function findCandidates(
   options: { summaries: boolean } = { summaries: true },
 ): SearchResult {
   assertShape(query);
-  if (query.limit > 0) {
+  // The lazy search pays per batch; a group no provider can serve (missingCapability) is known
+  // to find nothing without it, and the whole-fleet pass explains it at once.
+  const hopeless = effectiveGroups(query).some((g) => missingCapability(snapshot, g) !== null);
+  if (query.limit > 0 && !hopeless) {
     const found = findInBatches(snapshot, query);
     if (found.length >= query.limit)
       return {

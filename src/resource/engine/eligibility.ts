@@ -20,6 +20,7 @@
  */
 import type { FilterStepRecord, RequestGroupInput } from "../model.js";
 import type { SearchContext } from "./context.js";
+import type { Snapshot } from "./snapshot.js";
 
 /** What one request group may use, per anchor root. */
 export interface GroupPlan {
@@ -77,7 +78,28 @@ function basePool(
       return ctx.provider(u).rootUuid === root;
     });
   }
+  const missing = missingCapability(ctx.snapshot, group);
+  if (missing) pool = narrow(steps, s, pool, missing.constraint, missing.detail, () => false);
   return { pool, fleet };
+}
+
+/**
+ * A required capability no provider of the fleet has, or an any_of set none of whose
+ * capabilities any provider has: the group is unsatisfiable before any per-provider work (named
+ * or unnamed, some provider must hold it). Stage 1 records it as the group's first filter step;
+ * without it, an unsatisfiable query paid for the whole of stages 1 and 2 to learn the same.
+ */
+export function missingCapability(
+  snapshot: Snapshot,
+  group: RequestGroupInput,
+): { constraint: string; detail: string } | null {
+  const missing = group.required.find((c) => !snapshot.hasCapability(c));
+  if (missing !== undefined)
+    return { constraint: "required", detail: `no provider has ${missing}` };
+  const none = group.anyOf.find((set) => !set.some((c) => snapshot.hasCapability(c)));
+  if (none !== undefined)
+    return { constraint: "any_of", detail: `no provider has any of ${none.join(", ")}` };
+  return null;
 }
 
 /**

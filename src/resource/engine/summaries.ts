@@ -11,9 +11,6 @@ import {
 } from "../model.js";
 import type { SearchContext } from "./context.js";
 
-/** Steps that filter trees (stage 2), not providers; the unnamed group never emits these. */
-const TREE_STEPS = new Set(["trees", "root_required", "required", "distance"]);
-
 /** What a provider's summary takes from its record alone: classes with capacity, capabilities. */
 interface FixedParts {
   classes: readonly (readonly [string, number])[];
@@ -86,7 +83,7 @@ export function explain(
     steps.find((s) => s.after === 0 && s.before > 0) ?? steps.find((s) => s.after === 0);
   if (empty) {
     const who = empty.suffix === "" ? "" : `group ${empty.suffix}: `;
-    const what = empty.suffix === "" && TREE_STEPS.has(empty.constraint) ? "trees" : "providers";
+    const what = empty.trees ? "trees" : "providers";
     return {
       summary: `${who}${empty.detail} (${empty.constraint}: ${empty.before - empty.after} ${what} removed)`,
       steps,

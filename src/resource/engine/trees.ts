@@ -32,7 +32,11 @@ function narrowTrees(
   detail: string,
   keep: (root: string) => boolean,
 ): string[] {
-  return narrow(steps, "", pool, constraint, detail, keep);
+  const before = steps.length;
+  const kept = narrow(steps, "", pool, constraint, detail, keep);
+  const step = steps[before];
+  if (step) step.trees = true;
+  return kept;
 }
 
 /** The groups of `level` that any provider of the tree is in. */
