@@ -199,7 +199,7 @@ async function writeNewConsumer(
 }
 
 /** The consumer row a claim writes (project and user from the request, else kept, else the caller's). */
-function consumerRow(
+export function consumerRow(
   principal: Principal,
   w: ClaimWrite,
   existing: repo.ConsumerRow | undefined,
@@ -276,6 +276,18 @@ async function checkCapacity(tx: Db, w: ClaimWrite): Promise<void> {
       allocationRecord({ ...a, consumer_uuid: "" }),
     ),
   );
+  assertCapacity(w, inventories, others);
+}
+
+/**
+ * The capacity rules of a claim, given the inventories of its providers and the others' usage:
+ * every amount within min/max/step, and capacity minus the others' peak over the window.
+ */
+export function assertCapacity(
+  w: Pick<ClaimWrite, "allocations" | "fields" | "window">,
+  inventories: readonly repo.InventoryRow[],
+  others: (provider: string, resourceClass: string, window: Window) => number,
+): void {
   for (const [provider, res] of w.allocations) {
     const field = w.fields.get(provider) ?? "allocations";
     for (const [cls, amount] of Object.entries(res)) {

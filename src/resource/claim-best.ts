@@ -9,10 +9,11 @@ import type { ProjectDirectory } from "../platform/directory.js";
 import { MulliganError } from "../platform/errors.js";
 import { newUuid } from "../platform/ids.js";
 import { projectFilter, resolveProject } from "../platform/project-scope.js";
-import { idempotent, recordedResult } from "../store/request-log.js";
+import { recordedResult } from "../store/request-log.js";
 import type { Store } from "../store/store.js";
 import { requestKey } from "./access.js";
-import { type ClaimResult, writeClaim } from "./allocations.js";
+import type { ClaimResult } from "./allocations.js";
+import { claimLane } from "./claim-lane.js";
 import { resolveUser } from "./consumers.js";
 import { findCandidates } from "./engine/candidates.js";
 import { keptSearch } from "./engine/kept-search.js";
@@ -129,9 +130,6 @@ export async function claimBest(
     },
   };
   const key = requestKey("ClaimBest", p, sent);
-  // A retry of a recorded request answers without searching (idempotent() decides for sure).
-  const previous = await recordedResult<ClaimResult & { attempts: number }>(store.readDb, key);
-  if (previous) return previous.result;
   const project = await projectFilter(deps.projects, caller, input.project);
   const userUuid = input.user === undefined ? null : resolveUser(caller, input.user);
   const consumer = input.consumer ?? newUuid();
@@ -143,27 +141,32 @@ export async function claimBest(
     // After a conflict the index has caught up with the batch that caused it (watch.ts).
     const snapshot = await deps.snapshots.snapshot();
     const found = keptSearch(snapshot, searchKey, input.query, suspects);
-    if (found.scored.length === 0) throw noCandidates(found.explanation);
+    if (found.scored.length === 0) {
+      // A retry of a recorded request answers from its record (the claim lane answers a retry
+      // that finds candidates the same way), even if the fleet is full now.
+      const previous = await recordedResult<ClaimResult & { attempts: number }>(store.db, key);
+      if (previous) return previous.result;
+      throw noCandidates(found.explanation);
+    }
     const ordered = best(found.scored, input.weigher, input.topK, CANDIDATES_PER_SEARCH);
     for (const candidate of ordered) {
       attempts++;
       const tried = attempts;
       try {
-        return await store.transaction((tx) =>
-          idempotent(store, tx, key, async () => ({
-            ...(await writeClaim(store, tx, p, {
-              consumer,
-              expectedGeneration: null,
-              projectUuid: project?.uuid ?? null,
-              userUuid,
-              consumerType: input.consumerType,
-              window: input.query.window,
-              allocations: candidate.allocations,
-              fields: new Map(),
-            })),
-            attempts: tried,
-          })),
-        );
+        const write = {
+          consumer,
+          expectedGeneration: null,
+          projectUuid: project?.uuid ?? null,
+          userUuid,
+          consumerType: input.consumerType,
+          window: input.query.window,
+          allocations: candidate.allocations,
+          fields: new Map(),
+        };
+        return await claimLane(store).submit({ principal: p, key, write }, (r) => ({
+          ...r,
+          attempts: tried,
+        }));
       } catch (err) {
         if (!takenMeanwhile(err)) throw err;
         for (const uuid of candidate.allocations.keys()) {

@@ -5,7 +5,7 @@
  * its own log table with the columns of RequestLogTable.
  */
 import { createHash } from "node:crypto";
-import type { Kysely } from "kysely";
+import { type Kysely, sql } from "kysely";
 import { MulliganError } from "../platform/errors.js";
 import { nowIso } from "../platform/ids.js";
 import type { Database } from "./database.js";
@@ -119,6 +119,91 @@ export async function idempotent<T>(
     .where("account_uuid", "=", key.accountUuid)
     .execute();
   return result;
+}
+
+/**
+ * `idempotent` for many requests of one log table in one transaction (the claim lane's batch),
+ * in one statement: claims every id; the keys whose id was new are returned. The others already
+ * ran (or are twins of an earlier key of the call): recordedResult decides for each. Every
+ * returned key must end in recordResults (it ran) or forgetRequests (it failed, as a rollback
+ * of its own transaction would have).
+ */
+export async function claimRequestIds(
+  tx: Tx,
+  keys: readonly IdempotencyKey[],
+): Promise<Set<IdempotencyKey>> {
+  const keyed = keys.filter((k) => k.requestId !== undefined);
+  const [first] = keyed;
+  if (!first) return new Set();
+  const at = nowIso();
+  const rows = await tx
+    .insertInto(first.table)
+    .values(
+      keyed.map((k) => ({
+        request_id: k.requestId as string,
+        account_uuid: k.accountUuid,
+        method: k.method,
+        request_hash: requestHash(k),
+        response: "null",
+        created_at: at,
+      })),
+    )
+    .onConflict((oc) => oc.columns(["request_id", "account_uuid"]).doNothing())
+    .returning(["request_id", "account_uuid"])
+    .execute();
+  const fresh = new Set(rows.map((r) => `${r.request_id}\u0000${r.account_uuid}`));
+  const won = new Set<IdempotencyKey>();
+  for (const k of keyed) {
+    const id = `${k.requestId}\u0000${k.accountUuid}`;
+    // A twin later in the same call finds its id taken by the first, like a later transaction.
+    if (fresh.delete(id)) won.add(k);
+  }
+  return won;
+}
+
+/** Records the results of keys claimRequestIds returned, in one statement. */
+export async function recordResults(
+  tx: Tx,
+  results: readonly (readonly [IdempotencyKey, unknown])[],
+): Promise<void> {
+  const [first] = results;
+  if (!first) return;
+  const which = (k: IdempotencyKey) =>
+    sql`(request_id = ${k.requestId} AND account_uuid = ${k.accountUuid})`;
+  await tx
+    .updateTable(first[0].table)
+    .set({
+      response: sql<string>`CASE ${sql.join(
+        results.map(([k, r]) => sql`WHEN ${which(k)} THEN ${JSON.stringify(r ?? null)}`),
+        sql` `,
+      )} ELSE response END`,
+    })
+    .where(
+      sql<boolean>`${sql.join(
+        results.map(([k]) => which(k)),
+        sql` OR `,
+      )}`,
+    )
+    .execute();
+}
+
+/** Removes the records of keys claimRequestIds returned whose request failed. */
+export async function forgetRequests(tx: Tx, keys: readonly IdempotencyKey[]): Promise<void> {
+  const [first] = keys;
+  if (!first) return;
+  await tx
+    .deleteFrom(first.table)
+    .where((eb) =>
+      eb.or(
+        keys.map((k) =>
+          eb.and([
+            eb("request_id", "=", k.requestId as string),
+            eb("account_uuid", "=", k.accountUuid),
+          ]),
+        ),
+      ),
+    )
+    .execute();
 }
 
 /**

@@ -65,6 +65,35 @@ export async function appendChanges(
 ): Promise<void> {
   const providers = [...new Set(providerUuids)].sort();
   if (providers.length === 0) return;
+  await insertChanges(store, db, providers, change, at);
+  noteChanges(db, providers, change, added);
+}
+
+/**
+ * The 'usage' changes of several new consumers' allocations in one statement (the claim lane's
+ * batch): one row per provider, and each consumer remembered for addedIn as appendChanges would.
+ */
+export async function appendNewConsumers(
+  store: Store,
+  db: Db,
+  providersOf: ReadonlyMap<string, readonly string[]>,
+  at: string,
+): Promise<void> {
+  const all = new Set<string>();
+  for (const list of providersOf.values()) for (const p of list) all.add(p);
+  if (all.size === 0) return;
+  await insertChanges(store, db, [...all].sort(), "usage", at);
+  for (const [consumer, list] of providersOf)
+    noteChanges(db, [...new Set(list)].sort(), "usage", consumer);
+}
+
+async function insertChanges(
+  store: Store,
+  db: Db,
+  providers: readonly string[],
+  change: ChangeKind,
+  at: string,
+): Promise<void> {
   if (store.serialCommits)
     await db
       .insertInto("resource_changes")
@@ -77,6 +106,15 @@ export async function appendChanges(
       WITH me AS MATERIALIZED (SELECT pg_current_xact_id() AS txid)
       INSERT INTO resource_changes (txid, provider_uuid, change, at)
       SELECT me.txid, p, ${change}, ${at} FROM me, unnest(${providers}::text[]) AS p`.execute(db);
+}
+
+/** Remembers what the transaction appended, for appendedIn and addedIn after its commit. */
+function noteChanges(
+  db: Db,
+  providers: readonly string[],
+  change: ChangeKind,
+  added: string | undefined,
+): void {
   let seen = appendedThrough.get(db);
   if (!seen) {
     seen = new Map();

@@ -138,8 +138,8 @@ export async function lockQuotas(tx: Db, projectUuid: string, classes: readonly 
 /**
  * Locks providers for a claim as bumpGenerations does (generation + 1, rows locked in UUID
  * order, so concurrent claims queue instead of deadlocking) and returns their names, which the
- * claim's answer needs. PostgreSQL: one statement (a round trip saved per extra provider; the
- * rows are locked as the sorted scan returns them); SQLite: one statement per provider.
+ * claim's answer needs, in one statement. PostgreSQL: the rows are locked as the sorted scan
+ * returns them (a single row needs no order).
  */
 export async function lockProviders(
   tx: Db,
@@ -160,15 +160,14 @@ export async function lockProviders(
     for (const row of rows) names.set(row.uuid, row.name);
     return names;
   }
-  for (const uuid of sorted) {
-    const row = await tx
-      .updateTable("resource_providers")
-      .set((eb) => ({ updated_at: at, generation: eb("generation", "+", 1) }))
-      .where("uuid", "=", uuid)
-      .returning("name")
-      .executeTakeFirst();
-    if (row) names.set(uuid, row.name);
-  }
+  // SQLite's writer holds the whole database: one statement, no order needed.
+  const rows = await tx
+    .updateTable("resource_providers")
+    .set((eb) => ({ updated_at: at, generation: eb("generation", "+", 1) }))
+    .where("uuid", "in", sorted)
+    .returning(["uuid", "name"])
+    .execute();
+  for (const row of rows) names.set(row.uuid, row.name);
   return names;
 }
 
@@ -408,4 +407,59 @@ export async function providerConsumerPage(
   if (window.end !== null) q = q.where("window_start", "<", window.end);
   if (after) q = q.where(afterKey("window_start", "consumer_uuid", after));
   return q.orderBy("window_start").orderBy("consumer_uuid").limit(limit).execute();
+}
+
+/**
+ * Names of these providers (absent: gone), read in UUID order; on PostgreSQL the rows are
+ * locked FOR UPDATE in that order, so batches that lock overlapping providers never deadlock.
+ * (SQLite's writer holds the whole database already.)
+ */
+export async function lockedProviderNames(
+  tx: Db,
+  uuids: readonly string[],
+  dialect: Dialect,
+): Promise<Map<string, string>> {
+  if (uuids.length === 0) return new Map();
+  const q = tx
+    .selectFrom("resource_providers")
+    .select(["uuid", "name"])
+    .where("uuid", "in", [...new Set(uuids)])
+    .orderBy("uuid");
+  const rows = await (dialect === "postgres" ? q.forUpdate() : q).execute();
+  return new Map(rows.map((r) => [r.uuid, r.name]));
+}
+
+/** Bumps the generations of providers the caller has locked, in one statement. */
+export async function bumpLocked(tx: Db, uuids: readonly string[], at: string): Promise<void> {
+  if (uuids.length === 0) return;
+  await tx
+    .updateTable("resource_providers")
+    .set((eb) => ({ updated_at: at, generation: eb("generation", "+", 1) }))
+    .where("uuid", "in", [...new Set(uuids)])
+    .execute();
+}
+
+/** Inserts the consumers whose UUID is new, in one statement; the UUIDs inserted. */
+export async function insertConsumersIfNew(
+  tx: Db,
+  rows: readonly ConsumerRow[],
+): Promise<Set<string>> {
+  if (rows.length === 0) return new Set();
+  const inserted = await tx
+    .insertInto("resource_consumers")
+    .values([...rows])
+    .onConflict((oc) => oc.column("uuid").doNothing())
+    .returning("uuid")
+    .execute();
+  return new Set(inserted.map((r) => r.uuid));
+}
+
+/** Quotas of several projects. */
+export async function quotasOfProjects(db: Db, projects: readonly string[]): Promise<QuotaRow[]> {
+  if (projects.length === 0) return [];
+  return db
+    .selectFrom("resource_quotas")
+    .selectAll()
+    .where("project_uuid", "in", [...new Set(projects)])
+    .execute();
 }
