@@ -6,15 +6,12 @@
  * is a conflict, and a project with a quota on what it asks is written alone (its limit holds).
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 import type { Principal } from "../src/platform/principal.js";
 import type { ClaimResult, ClaimWrite } from "../src/resource/allocations.js";
 import { claimLane } from "../src/resource/claim-lane.js";
-import { groupCommitStore } from "../src/store/group-commit.js";
-import { migrate } from "../src/store/migrate.js";
 import { idempotencyKey } from "../src/store/request-log.js";
-import { openStore, type Store } from "../src/store/store.js";
-import { type FreshStore, freshStore, STORE_KINDS } from "./harness.js";
+import { migratedStore, STORE_KINDS } from "./harness.js";
 
 const AT = "2026-12-06T00:00:00.000Z";
 const PROJECT = "p-open";
@@ -53,22 +50,15 @@ type Answer = ClaimResult & { tag: string };
 
 for (const kind of STORE_KINDS) {
   describe(`claim lane [${kind}]`, () => {
-    let fresh: FreshStore | undefined;
-    let base: Store;
-    let store: Store;
-
+    const stores = migratedStore(kind);
     before(async () => {
-      fresh = await freshStore(kind);
-      base = await openStore(fresh.url);
-      await migrate(base);
-      store = groupCommitStore(base);
       for (const [uuid, total] of [
         ["h1", 4],
         ["h2", 4],
         ["h3", 100],
       ] as const) {
-        await base.db
-          .insertInto("resource_providers")
+        await stores()
+          .base.db.insertInto("resource_providers")
           .values({
             uuid,
             name: `host-${uuid}`,
@@ -80,8 +70,8 @@ for (const kind of STORE_KINDS) {
             updated_at: AT,
           })
           .execute();
-        await base.db
-          .insertInto("resource_inventories")
+        await stores()
+          .base.db.insertInto("resource_inventories")
           .values({
             provider_uuid: uuid,
             resource_class: "VCPU",
@@ -94,21 +84,17 @@ for (const kind of STORE_KINDS) {
           })
           .execute();
       }
-      await base.db
-        .insertInto("resource_quotas")
+      await stores()
+        .base.db.insertInto("resource_quotas")
         .values({ project_uuid: LIMITED, resource_class: "VCPU", quota_limit: 3 })
         .execute();
-    });
-    after(async () => {
-      await base?.close();
-      await fresh?.drop();
     });
 
     /** Submits every claim in the same turn (one batch); each answer or error reason. */
     async function together(
       claims: { w: ClaimWrite; requestId?: string; tag: string }[],
     ): Promise<string[]> {
-      const lane = claimLane(store);
+      const lane = claimLane(stores().store);
       const settled = await Promise.allSettled(
         claims.map(({ w, requestId, tag }) =>
           lane.submit<Answer>(
@@ -134,8 +120,8 @@ for (const kind of STORE_KINDS) {
     const used = async (host: string) =>
       Number(
         (
-          await base.db
-            .selectFrom("resource_allocations")
+          await stores()
+            .base.db.selectFrom("resource_allocations")
             .select((eb) => eb.fn.sum<number>("amount").as("n"))
             .where("provider_uuid", "=", host)
             .executeTakeFirst()
@@ -143,8 +129,8 @@ for (const kind of STORE_KINDS) {
       );
     const generation = async (host: string) =>
       (
-        await base.db
-          .selectFrom("resource_providers")
+        await stores()
+          .base.db.selectFrom("resource_providers")
           .select("generation")
           .where("uuid", "=", host)
           .executeTakeFirstOrThrow()
@@ -169,8 +155,8 @@ for (const kind of STORE_KINDS) {
       ]);
       assert.equal(await used("h1"), 4);
       assert.equal(await used("h2"), 4);
-      const consumers = await base.db
-        .selectFrom("resource_consumers")
+      const consumers = await stores()
+        .base.db.selectFrom("resource_consumers")
         .select("uuid")
         .where("uuid", "in", [a.consumer, b.consumer, c.consumer, d.consumer])
         .execute();
@@ -178,8 +164,8 @@ for (const kind of STORE_KINDS) {
         consumers.map((r) => r.uuid).sort(),
         [a.consumer, c.consumer, d.consumer].sort(),
       );
-      const changes = await base.db
-        .selectFrom("resource_changes")
+      const changes = await stores()
+        .base.db.selectFrom("resource_changes")
         .select("provider_uuid")
         .where("change", "=", "usage")
         .execute();
@@ -216,8 +202,8 @@ for (const kind of STORE_KINDS) {
         ["error:UNIT_CONSTRAINT"],
         "same request, same refusal: nothing was recorded for it",
       );
-      const logged = await base.db
-        .selectFrom("resource_requests")
+      const logged = await stores()
+        .base.db.selectFrom("resource_requests")
         .select("request_id")
         .where("request_id", "in", ["req-1", "req-2"])
         .execute();
@@ -257,8 +243,8 @@ for (const kind of STORE_KINDS) {
       );
       assert.equal(out.filter((o) => o.startsWith("q")).length, 3, out.join(" | "));
       assert.equal(out.filter((o) => o === "error:QUOTA_EXCEEDED").length, 2, out.join(" | "));
-      const n = await base.db
-        .selectFrom("resource_allocations as a")
+      const n = await stores()
+        .base.db.selectFrom("resource_allocations as a")
         .innerJoin("resource_consumers as c", "c.uuid", "a.consumer_uuid")
         .select((eb) => eb.fn.sum<number>("a.amount").as("n"))
         .where("c.project_uuid", "=", LIMITED)

@@ -6,13 +6,10 @@
  * instead of after PostgreSQL's one-second deadlock check).
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { sql } from "kysely";
 import pg from "pg";
-import { groupCommitStore } from "../src/store/group-commit.js";
-import { migrate } from "../src/store/migrate.js";
-import { openStore, type Store } from "../src/store/store.js";
-import { type FreshStore, freshStore, STORE_KINDS } from "./harness.js";
+import { migratedStore, STORE_KINDS } from "./harness.js";
 
 const AT = "2026-12-03T00:00:00.000Z";
 
@@ -29,26 +26,13 @@ function row(id: string) {
 
 for (const kind of STORE_KINDS) {
   describe(`group commit [${kind}]`, () => {
-    let fresh: FreshStore | undefined;
-    let base: Store;
-    let store: Store;
-
-    before(async () => {
-      fresh = await freshStore(kind);
-      base = await openStore(fresh.url);
-      await migrate(base);
-      store = groupCommitStore(base);
-    });
-    after(async () => {
-      await base?.close();
-      await fresh?.drop();
-    });
+    const stores = migratedStore(kind);
 
     it("answers each transaction of a batch on its own: those that throw leave no trace", async () => {
       const ids = Array.from({ length: 10 }, (_, i) => `batch-${i}`);
       const outcomes = await Promise.allSettled(
         ids.map((id, i) =>
-          store.transaction(async (tx) => {
+          stores().store.transaction(async (tx) => {
             await tx.insertInto("resource_requests").values(row(id)).execute();
             if (i === 4 || i === 7) throw new Error(`unit ${i} refuses`);
             return id;
@@ -59,8 +43,8 @@ for (const kind of STORE_KINDS) {
         outcomes.map((o) => (o.status === "fulfilled" ? o.value : (o.reason as Error).message)),
         ids.map((id, i) => (i === 4 || i === 7 ? `unit ${i} refuses` : id)),
       );
-      const stored = await base.db
-        .selectFrom("resource_requests")
+      const stored = await stores()
+        .base.db.selectFrom("resource_requests")
         .select("request_id")
         .where("request_id", "like", "batch-%")
         .orderBy("request_id")
@@ -73,9 +57,9 @@ for (const kind of STORE_KINDS) {
 
     if (kind === "postgres")
       it("waits at most its lock timeout for a row another session holds, then runs again", async () => {
-        await base.db.insertInto("resource_requests").values(row("locked")).execute();
+        await stores().base.db.insertInto("resource_requests").values(row("locked")).execute();
         let timeout = "";
-        const url = fresh?.url as string;
+        const { url } = stores();
         const other = new pg.Client({ connectionString: url });
         await other.connect();
         try {
@@ -84,7 +68,7 @@ for (const kind of STORE_KINDS) {
             "UPDATE resource_requests SET response = 'other' WHERE request_id = 'locked'",
           );
           let attempts = 0;
-          const waiting = store.transaction(async (tx) => {
+          const waiting = stores().store.transaction(async (tx) => {
             attempts++;
             timeout = (await sql<{ lock_timeout: string }>`SHOW lock_timeout`.execute(tx)).rows[0]
               ?.lock_timeout as string;
@@ -107,8 +91,8 @@ for (const kind of STORE_KINDS) {
         } finally {
           await other.end();
         }
-        const final = await base.db
-          .selectFrom("resource_requests")
+        const final = await stores()
+          .base.db.selectFrom("resource_requests")
           .select("response")
           .where("request_id", "=", "locked")
           .executeTakeFirstOrThrow();

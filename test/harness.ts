@@ -30,6 +30,9 @@ import { Host } from "../src/host/host.js";
 import { defaultServeConfig, type ServeConfig } from "../src/platform/config.js";
 import type { RoleName } from "../src/platform/principal.js";
 import type { Part } from "../src/platform/service-module.js";
+import { groupCommitStore } from "../src/store/group-commit.js";
+import { migrate } from "../src/store/migrate.js";
+import { openStore, type Store } from "../src/store/store.js";
 
 export type StoreKind = "sqlite" | "postgres";
 export const STORE_KINDS: readonly StoreKind[] = ["sqlite", "postgres"];
@@ -76,6 +79,26 @@ export async function freshStore(kind: StoreKind): Promise<FreshStore> {
       await c.end();
     },
   };
+}
+
+/**
+ * Inside a describe: a fresh, migrated store of the kind (`base`, at `url`) and its
+ * group-committed wrapper (`store`), opened before the suite and dropped after it, for suites below the API.
+ */
+export function migratedStore(kind: StoreKind): () => { base: Store; store: Store; url: string } {
+  let fresh: FreshStore | undefined;
+  let opened: { base: Store; store: Store; url: string } | undefined;
+  before(async () => {
+    fresh = await freshStore(kind);
+    const base = await openStore(fresh.url);
+    await migrate(base);
+    opened = { base, store: groupCommitStore(base), url: fresh.url };
+  });
+  after(async () => {
+    await opened?.base.close();
+    await fresh?.drop();
+  });
+  return () => opened ?? assert.fail("the store is opened before the suite's tests");
 }
 
 export interface TestServer {

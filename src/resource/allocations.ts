@@ -247,10 +247,24 @@ async function writeAllocations(
       adding.set(cls, (adding.get(cls) ?? 0) + amount);
   await checkQuota(tx, row.project_uuid, adding, now);
 
-  const rows: repo.AllocationRow[] = [];
+  const rows = allocationRowsOf(w, row);
+  await repo.insertAllocations(tx, rows);
+  await appendChanges(store, tx, touched, "usage", now, fresh ? w.consumer : undefined);
+  return {
+    consumer: consumerRecord(row),
+    allocations: await allocationViews(tx, rows, names),
+  };
+}
+
+/** The allocation rows of a claim (the window is the consumer row's). */
+export function allocationRowsOf(
+  w: Pick<ClaimWrite, "consumer" | "allocations">,
+  row: repo.ConsumerRow,
+): repo.AllocationRow[] {
+  const out: repo.AllocationRow[] = [];
   for (const [provider, res] of w.allocations)
     for (const [cls, amount] of Object.entries(res))
-      rows.push({
+      out.push({
         consumer_uuid: w.consumer,
         provider_uuid: provider,
         resource_class: cls,
@@ -258,12 +272,7 @@ async function writeAllocations(
         window_start: row.window_start,
         window_end: row.window_end,
       });
-  await repo.insertAllocations(tx, rows);
-  await appendChanges(store, tx, touched, "usage", now, fresh ? w.consumer : undefined);
-  return {
-    consumer: consumerRecord(row),
-    allocations: await allocationViews(tx, rows, names),
-  };
+  return out;
 }
 
 /** Unit constraints of every amount, then capacity minus the others' peak over the window. */

@@ -34,6 +34,7 @@ import {
 } from "../store/request-log.js";
 import type { Store, Tx } from "../store/store.js";
 import {
+  allocationRowsOf,
   assertCapacity,
   type ClaimResult,
   type ClaimWrite,
@@ -319,20 +320,4 @@ async function writeBatch(store: Store, tx: Tx, batch: readonly Pending[]): Prom
       .filter((k): k is IdempotencyKey => k !== null),
   );
   return outcomes.map((o) => o ?? { again: true });
-}
-
-/** The allocation rows of a claim. */
-function allocationRowsOf(w: ClaimWrite, row: repo.ConsumerRow): repo.AllocationRow[] {
-  const out: repo.AllocationRow[] = [];
-  for (const [provider, res] of w.allocations)
-    for (const [cls, amount] of Object.entries(res))
-      out.push({
-        consumer_uuid: w.consumer,
-        provider_uuid: provider,
-        resource_class: cls,
-        amount,
-        window_start: row.window_start,
-        window_end: row.window_end,
-      });
-  return out;
 }
