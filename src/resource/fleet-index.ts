@@ -5,8 +5,9 @@
  *
  * - this process's commits: after a transaction that appended changes commits, its providers are
  *   re-read (watch.ts notifyingStore awaits that, so a caller reads its own writes);
- * - every process's commits: the feed (repo/changes.ts) is read after a PostgreSQL NOTIFY, and
- *   every POLL_MS in any case, so another replica's claims show here within a bounded lag.
+ * - every process's commits: the feed (repo/changes.ts) is read after another process's
+ *   PostgreSQL NOTIFY, and every POLL_MS in any case, so another replica's claims show here
+ *   within a bounded lag.
  *
  * Every update re-reads the changed providers' current rows, so applying a change twice or late
  * is harmless and the index converges on the database. All reads go through one queue of rounds:
@@ -200,7 +201,11 @@ export class FleetIndex implements Snapshot, SnapshotSource, ChangeJournal {
         }
       });
     });
-    this.unlisten = await store.listen(CHANGES_CHANNEL, () => void this.follow());
+    // This process's own commits are applied by refresh() as they commit: only other
+    // processes' notifications need a read of the feed (the poll still reads it).
+    this.unlisten = await store.listen(CHANGES_CHANNEL, () => void this.follow(), {
+      othersOnly: true,
+    });
     this.timer = setInterval(() => void this.follow(), POLL_MS);
     this.timer.unref();
   }

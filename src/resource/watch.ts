@@ -118,7 +118,7 @@ export function notifyingStore(
     isRetryable: (err) => store.isRetryable(err),
     ping: () => store.ping(),
     close: () => store.close(),
-    listen: (channel, wake) => store.listen(channel, wake),
+    listen: (channel, wake, options) => store.listen(channel, wake, options),
     notify: (channel) => store.notify(channel),
   };
 }

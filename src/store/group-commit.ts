@@ -141,7 +141,7 @@ export function groupCommitStore(store: Store): Store {
     isRetryable: (err) => store.isRetryable(err),
     ping: () => store.ping(),
     close: () => store.close(),
-    listen: (channel, wake) => store.listen(channel, wake),
+    listen: (channel, wake, options) => store.listen(channel, wake, options),
     notify: (channel) => store.notify(channel),
   };
 }

@@ -53,9 +53,17 @@ export interface Store {
    * Calls `wake` whenever any process calls notify(channel) (PostgreSQL LISTEN on a dedicated
    * connection that reconnects; SQLite: never — one process writes). Returns the unsubscribe.
    */
-  listen(channel: string, wake: () => void): Promise<() => Promise<void>>;
+  listen(channel: string, wake: () => void, options?: ListenOptions): Promise<() => Promise<void>>;
   /** Wakes every process listening on `channel` (PostgreSQL NOTIFY; SQLite: nothing to do). */
   notify(channel: string): Promise<void>;
+}
+
+export interface ListenOptions {
+  /**
+   * Only notifications another store sent (another process, or another pool): a listener that
+   * has already applied its own store's commits (the fleet index) need not wake for them.
+   */
+  othersOnly?: boolean;
 }
 
 /** Thrown inside a transaction to have it rolled back and run again. */
@@ -176,8 +184,20 @@ function channelName(channel: string): string {
  * connection drops (and waking the subscriber then, since notifications may have been missed).
  */
 function postgresSignals(url: string, pool: pg.Pool): Signals {
+  // The server processes of this pool's connections: a notification one of them sent is this
+  // store's own (ListenOptions.othersOnly).
+  const own = new Set<number>();
+  const pid = (c: pg.PoolClient) => (c as unknown as { processID?: number }).processID;
+  pool.on("connect", (c) => {
+    const id = pid(c);
+    if (id !== undefined) own.add(id);
+  });
+  pool.on("remove", (c) => {
+    const id = pid(c);
+    if (id !== undefined) own.delete(id);
+  });
   return {
-    async listen(channel, wake) {
+    async listen(channel, wake, options = {}) {
       const name = channelName(channel);
       let client: pg.Client | null = null;
       let closed = false;
@@ -185,7 +205,9 @@ function postgresSignals(url: string, pool: pg.Pool): Signals {
       const connect = async (): Promise<void> => {
         const c = new pg.Client({ connectionString: url });
         c.on("notification", (msg) => {
-          if (msg.channel === name) wake();
+          if (msg.channel !== name) return;
+          if (options.othersOnly && own.has(msg.processId)) return;
+          wake();
         });
         c.on("error", () => {
           if (client === c) reconnect();
@@ -226,7 +248,7 @@ function postgresSignals(url: string, pool: pg.Pool): Signals {
 
 /** Cross-process wake-ups: LISTEN/NOTIFY on PostgreSQL, none on SQLite. */
 interface Signals {
-  listen(channel: string, wake: () => void): Promise<() => Promise<void>>;
+  listen(channel: string, wake: () => void, options?: ListenOptions): Promise<() => Promise<void>>;
   notify(channel: string): Promise<void>;
 }
 
@@ -248,8 +270,8 @@ class KyselyStore implements Store {
     readonly readDb: Kysely<Database> = db,
   ) {}
 
-  listen(channel: string, wake: () => void): Promise<() => Promise<void>> {
-    return this.signals.listen(channel, wake);
+  listen(channel: string, wake: () => void, options?: ListenOptions): Promise<() => Promise<void>> {
+    return this.signals.listen(channel, wake, options);
   }
 
   notify(channel: string): Promise<void> {
