@@ -99,6 +99,16 @@ mkdir -p /etc/acpi/PWRF
 printf '#!/bin/sh\necho "mulligan-guest: power button"\npoweroff -f\n' >/etc/acpi/PWRF/00000080
 chmod 755 /etc/acpi/PWRF/00000080
 acpid -c /etc/acpi -l /dev/null
+# acpid daemonizes before it opens the input devices, and a press nobody has open is lost: the
+# guest is ready once acpid holds them (a test presses the button right after the marker).
+i=0
+while [ $i -lt 50 ]; do
+  pid=$(pidof acpid)
+  [ -n "$pid" ] && ls -l "/proc/$pid/fd" 2>/dev/null | grep -q /dev/input && break
+  sleep 0.1
+  i=$((i + 1))
+done
+[ $i -lt 50 ] || echo "mulligan-guest: acpid has no input device"
 echo "MULLIGAN_GUEST_READY"
 while :; do sleep 3600; done
 INIT
