@@ -24,26 +24,38 @@ export interface Budget {
 }
 
 interface State {
-  taken: Map<string, number>;
+  /** Provider → class → amount placed on it so far (entries removed when back to 0). */
+  taken: Map<string, Map<string, number>>;
   chosen: Map<string, string[]>;
   isolatedOn: Set<string>;
 }
 
-const key = (uuid: string, rc: string): string => `${uuid}\u0000${rc}`;
+const takenOn = (st: State, uuid: string, rc: string): number => st.taken.get(uuid)?.get(rc) ?? 0;
+
+/** Adds `amount` (negative: removes) of a class on a provider to what is placed so far. */
+function place(st: State, uuid: string, rc: string, amount: number): void {
+  let byClass = st.taken.get(uuid);
+  if (!byClass) {
+    byClass = new Map();
+    st.taken.set(uuid, byClass);
+  }
+  const next = (byClass.get(rc) ?? 0) + amount;
+  if (next !== 0) byClass.set(rc, next);
+  else {
+    byClass.delete(rc);
+    if (byClass.size === 0) st.taken.delete(uuid);
+  }
+}
 
 function groupFits(ctx: SearchContext, st: State, plan: GroupPlan, uuid: string): boolean {
   for (const [rc, amount] of Object.entries(plan.group.resources))
-    if (!ctx.fits(uuid, rc, amount, st.taken.get(key(uuid, rc)) ?? 0)) return false;
+    if (!ctx.fits(uuid, rc, amount, takenOn(st, uuid, rc))) return false;
   return true;
 }
 
 function take(st: State, plan: GroupPlan, uuid: string, sign: 1 | -1): void {
-  for (const [rc, amount] of Object.entries(plan.group.resources)) {
-    const k = key(uuid, rc);
-    const next = (st.taken.get(k) ?? 0) + sign * amount;
-    if (next === 0) st.taken.delete(k);
-    else st.taken.set(k, next);
-  }
+  for (const [rc, amount] of Object.entries(plan.group.resources))
+    place(st, uuid, rc, sign * amount);
 }
 
 /** Placement's rule: the providers of the listed groups are all under one of them. */
@@ -111,26 +123,17 @@ export function* combineTree(
     });
 
   const build = (): CandidateRecord => {
-    const perProvider = new Map<string, Record<string, number>>();
-    for (const [k, amount] of st.taken) {
-      const [uuid = "", rc = ""] = k.split("\u0000");
-      const rec = perProvider.get(uuid) ?? {};
-      rec[rc] = amount;
-      perProvider.set(uuid, rec);
+    const providers = [...st.taken.keys()];
+    if (providers.length > 1) providers.sort(ctx.byName);
+    const allocations = new Map<string, Record<string, number>>();
+    for (const u of providers) {
+      const byClass = st.taken.get(u) as Map<string, number>;
+      const classes = [...byClass.keys()];
+      if (classes.length > 1) classes.sort();
+      const rec: Record<string, number> = {};
+      for (const rc of classes) rec[rc] = byClass.get(rc) as number;
+      allocations.set(u, rec);
     }
-    const allocations = new Map(
-      [...perProvider.keys()].sort(ctx.byName).map((u) => {
-        const rec = perProvider.get(u) ?? {};
-        return [
-          u,
-          Object.fromEntries(
-            Object.keys(rec)
-              .sort()
-              .map((rc) => [rc, rec[rc] ?? 0]),
-          ),
-        ];
-      }),
-    );
     const mappings = new Map(
       [...st.chosen.keys()].sort().map((s) => [s, [...new Set(st.chosen.get(s))].sort(ctx.byName)]),
     );
@@ -156,15 +159,21 @@ export function* combineTree(
     }
   }
 
-  function* unnamedStep(i: number, picked: string[]): Generator<CandidateRecord> {
+  /** The unnamed group's provider per class so far (one per class, in class order). */
+  const picked: string[] = [];
+  const hasAll = (list: readonly string[]) => {
+    const g = unnamed?.group;
+    if (!g || (g.required.length === 0 && g.anyOf.length === 0)) return true;
+    const has = (c: string) => list.some((u) => ctx.capabilities(u).has(c));
+    return g.required.every(has) && g.anyOf.every((set) => set.some(has));
+  };
+
+  function* unnamedStep(i: number): Generator<CandidateRecord> {
     if (!unnamed) return yield* namedStep(0);
     const rc = classes[i];
     if (rc === undefined) {
-      const g = unnamed.group;
-      const caps = new Set(picked.flatMap((u) => [...ctx.capabilities(u)]));
-      if (!g.required.every((c) => caps.has(c))) return;
-      if (!g.anyOf.every((set) => set.some((c) => caps.has(c)))) return;
-      st.chosen.set("", picked);
+      if (!hasAll(picked)) return;
+      st.chosen.set("", [...picked]);
       if (restFeasible(0)) yield* namedStep(0);
       st.chosen.delete("");
       return;
@@ -172,15 +181,14 @@ export function* combineTree(
     const amount = unnamed.group.resources[rc] ?? 0;
     for (const u of unnamed.spread?.get(rc)?.get(anchor) ?? []) {
       if (--budget.left < 0) return;
-      const k = key(u, rc);
-      if (!ctx.fits(u, rc, amount, st.taken.get(k) ?? 0)) continue;
-      st.taken.set(k, (st.taken.get(k) ?? 0) + amount);
-      yield* unnamedStep(i + 1, [...picked, u]);
-      const left = (st.taken.get(k) ?? 0) - amount;
-      if (left === 0) st.taken.delete(k);
-      else st.taken.set(k, left);
+      if (!ctx.fits(u, rc, amount, takenOn(st, u, rc))) continue;
+      place(st, u, rc, amount);
+      picked.push(u);
+      yield* unnamedStep(i + 1);
+      picked.pop();
+      place(st, u, rc, -amount);
     }
   }
 
-  yield* unnamedStep(0, []);
+  yield* unnamedStep(0);
 }
