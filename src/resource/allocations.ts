@@ -190,7 +190,7 @@ async function writeNewConsumer(
   const touched = [...w.allocations.keys()];
   const names = await repo.lockProviders(tx, touched, now, store.dialect);
   const row = consumerRow(principal, w, undefined, now);
-  if (!(await repo.insertConsumerIfNew(tx, row))) {
+  if (!(await repo.insertConsumersIfNew(tx, [row])).has(row.uuid)) {
     const existing = await repo.getConsumer(tx, w.consumer);
     if (existing) visibleConsumer(principal, existing, w.consumer);
     throw consumerConflict(w.consumer, null, existing?.generation ?? 1);

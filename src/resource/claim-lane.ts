@@ -42,8 +42,8 @@ import {
   writeClaim,
 } from "./allocations.js";
 import { allocationViews, consumerConflict, consumerRecord, visibleConsumer } from "./consumers.js";
-import { peakUsage } from "./engine/snapshot.js";
-import type { AllocationRecord, Window } from "./model.js";
+import { usageBook } from "./engine/snapshot.js";
+import type { Window } from "./model.js";
 import { appendNewConsumers } from "./repo/changes.js";
 import * as repo from "./repo/claims.js";
 import { allocationRecord } from "./snapshot-loader.js";
@@ -237,33 +237,24 @@ async function writeBatch(store: Store, tx: Tx, batch: readonly Pending[]): Prom
   const names = await repo.lockedProviderNames(tx, [...providers], store.dialect);
   const inventories = await repo.inventoriesOf(tx, [...providers]);
   const window = unionWindow(claims.map((i) => (batch[i] as Pending).claim.write.window));
-  const usage = new Map<string, AllocationRecord[]>();
-  const use = (a: AllocationRecord) => {
-    const k = `${a.providerUuid}\u0000${a.resourceClass}`;
-    const list = usage.get(k);
-    if (list) list.push(a);
-    else usage.set(k, [a]);
-  };
   const overlapping =
     claims.length === 0
       ? []
       : await repo.usageOverlapping(tx, [...providers], [...classes], window);
-  for (const a of overlapping) use(allocationRecord({ ...a, consumer_uuid: "" }));
-  const others = (provider: string, cls: string, w: Window) =>
-    peakUsage(usage.get(`${provider}\u0000${cls}`) ?? [], w);
+  const usage = usageBook(overlapping.map((a) => allocationRecord({ ...a, consumer_uuid: "" })));
 
   // Each claim in order, against the others and the claims accepted before it.
   const accepted: number[] = [];
   for (const i of claims) {
     const { write } = (batch[i] as Pending).claim;
     const row = rows.get(i) as repo.ConsumerRow;
-    const checked = await attempt(() => assertCapacity(write, inventories, others));
+    const checked = await attempt(() => assertCapacity(write, inventories, usage.used));
     if (!checked.ok) {
       outcomes[i] = checked;
       continue;
     }
     accepted.push(i);
-    for (const a of allocationRowsOf(write, row)) use(allocationRecord(a));
+    for (const a of allocationRowsOf(write, row)) usage.add(allocationRecord(a));
   }
 
   // 6–9. The consumers, their rows, the providers' generations and the change log.

@@ -168,8 +168,6 @@ export async function recordResults(
 ): Promise<void> {
   const [first] = results;
   if (!first) return;
-  const which = (k: IdempotencyKey) =>
-    sql`(request_id = ${k.requestId} AND account_uuid = ${k.accountUuid})`;
   await tx
     .updateTable(first[0].table)
     .set({
@@ -178,12 +176,7 @@ export async function recordResults(
         sql` `,
       )} ELSE response END`,
     })
-    .where(
-      sql<boolean>`${sql.join(
-        results.map(([k]) => which(k)),
-        sql` OR `,
-      )}`,
-    )
+    .where(anyOf(results.map(([k]) => k)))
     .execute();
 }
 
@@ -191,20 +184,14 @@ export async function recordResults(
 export async function forgetRequests(tx: Tx, keys: readonly IdempotencyKey[]): Promise<void> {
   const [first] = keys;
   if (!first) return;
-  await tx
-    .deleteFrom(first.table)
-    .where((eb) =>
-      eb.or(
-        keys.map((k) =>
-          eb.and([
-            eb("request_id", "=", k.requestId as string),
-            eb("account_uuid", "=", k.accountUuid),
-          ]),
-        ),
-      ),
-    )
-    .execute();
+  await tx.deleteFrom(first.table).where(anyOf(keys)).execute();
 }
+
+/** The log row of one key, and of any of several. */
+const which = (k: IdempotencyKey) =>
+  sql<boolean>`(request_id = ${k.requestId} AND account_uuid = ${k.accountUuid})`;
+const anyOf = (keys: readonly IdempotencyKey[]) =>
+  sql<boolean>`(${sql.join(keys.map(which), sql` OR `)})`;
 
 /**
  * The recorded result of a request, if it ran (REQUEST_ID_REUSED if the id ran a different

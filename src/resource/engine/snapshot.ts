@@ -236,16 +236,31 @@ export type UsageLookup = (providerUuid: string, resourceClass: string, window: 
  * inventory views all count usage this way.
  */
 export function usageLookup(allocations: Iterable<AllocationRecord>): UsageLookup {
+  return usageBook(allocations).used;
+}
+
+/**
+ * usageLookup that more allocations can join (the claim lane counts each claim it accepts
+ * before checking the next one of its batch).
+ */
+export function usageBook(allocations: Iterable<AllocationRecord>): {
+  used: UsageLookup;
+  add(a: AllocationRecord): void;
+} {
   const byKey = new Map<string, AllocationRecord[]>();
-  for (const a of allocations) {
+  const add = (a: AllocationRecord): void => {
     const key = `${a.providerUuid}\u0000${a.resourceClass}`;
     const list = byKey.get(key);
     if (list) list.push(a);
     else byKey.set(key, [a]);
-  }
-  return (providerUuid, resourceClass, window) => {
-    const list = byKey.get(`${providerUuid}\u0000${resourceClass}`);
-    return list ? peakUsage(list, window) : 0;
+  };
+  for (const a of allocations) add(a);
+  return {
+    add,
+    used: (providerUuid, resourceClass, window) => {
+      const list = byKey.get(`${providerUuid}\u0000${resourceClass}`);
+      return list ? peakUsage(list, window) : 0;
+    },
   };
 }
 

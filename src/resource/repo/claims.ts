@@ -280,16 +280,6 @@ export async function insertConsumer(tx: Db, row: ConsumerRow): Promise<void> {
   await tx.insertInto("resource_consumers").values(row).execute();
 }
 
-/** Inserts a consumer unless one with its UUID exists; false if one did (nothing written). */
-export async function insertConsumerIfNew(tx: Db, row: ConsumerRow): Promise<boolean> {
-  const res = await tx
-    .insertInto("resource_consumers")
-    .values(row)
-    .onConflict((oc) => oc.column("uuid").doNothing())
-    .executeTakeFirst();
-  return Number(res.numInsertedOrUpdatedRows ?? 0) === 1;
-}
-
 /** Compare-and-swap on the consumer generation; false if it moved on. */
 export async function updateConsumer(
   tx: Db,
@@ -439,7 +429,10 @@ export async function bumpLocked(tx: Db, uuids: readonly string[], at: string): 
     .execute();
 }
 
-/** Inserts the consumers whose UUID is new, in one statement; the UUIDs inserted. */
+/**
+ * Inserts the consumers whose UUID is new, in one statement (nothing is written for one that
+ * exists); returns the UUIDs inserted.
+ */
 export async function insertConsumersIfNew(
   tx: Db,
   rows: readonly ConsumerRow[],
