@@ -15,13 +15,13 @@ import { requestKey } from "./access.js";
 import type { ClaimResult } from "./allocations.js";
 import { claimLane } from "./claim-lane.js";
 import { resolveUser } from "./consumers.js";
-import { findCandidates } from "./engine/candidates.js";
-import { keptSearch } from "./engine/kept-search.js";
+import { KEPT_MS, keptSearch } from "./engine/kept-search.js";
 import { best } from "./engine/weigh.js";
 import type { ExplanationRecord, QueryInput, SearchResult } from "./model.js";
 import { quotaHeadroom } from "./quotas.js";
 import type { SnapshotSource } from "./snapshot-loader.js";
 import type { ClaimBestInput } from "./validate-claims.js";
+import type { GivenWindow } from "./validate-query.js";
 
 /** Searches one ClaimBest may run before it gives up. */
 const MAX_SEARCHES = 5;
@@ -41,13 +41,16 @@ export interface FoundCandidates extends SearchResult {
 }
 
 /**
- * Candidates for a query that also fit the project's quota (default: the caller's project;
- * none for a token without project). Quota is per class, so either all fit or none.
+ * Candidates for a query (`given`: its window as the caller gave it) that also fit the project's
+ * quota (default: the caller's project; none for a token without project). Quota is per class,
+ * so either all fit or none. The search is kept between calls (engine/kept-search.ts) when its
+ * answer cannot move with the clock.
  */
 export async function findCandidatesFor(
   deps: SearchDeps,
   caller: Caller,
   query: QueryInput,
+  given: GivenWindow,
   projectRef: string | undefined,
 ): Promise<FoundCandidates> {
   const project =
@@ -55,7 +58,16 @@ export async function findCandidatesFor(
       ? await resolveProject(deps.projects, caller, projectRef)
       : undefined;
   const snapshot = await deps.snapshots.snapshot();
-  const result = findCandidates(snapshot, query);
+  const found = keptSearch(snapshot, queryKey(query, given), query, {
+    startsNow: given.start === null,
+    staleMs: 0,
+  });
+  const candidates = found.scored.map((s) => s.candidate);
+  const result: SearchResult = {
+    candidates,
+    summaries: candidates.length > 0 ? found.summaries() : [],
+    explanation: found.explanation,
+  };
   const providerNames = new Map<string, string>();
   for (const c of result.candidates)
     for (const uuid of c.allocations.keys())
@@ -102,12 +114,13 @@ function takenMeanwhile(err: unknown): boolean {
 }
 
 /**
- * The identity of a query for keeping its search (engine/kept-search.ts): every field, sets
- * (regions, forbidden trees) as sorted lists — JSON.stringify writes a Set as {}, which would
- * let queries that differ only in their regions or forbidden trees share one answer.
+ * The identity of a query for keeping its search (engine/kept-search.ts): every field but the
+ * limit (a kept search answers any limit), the window as given, sets (regions, forbidden trees)
+ * as sorted lists — JSON.stringify writes a Set as {}, which would let queries that differ only
+ * in their regions or forbidden trees share one answer.
  */
-export function queryKey(input: ClaimBestInput): string {
-  return JSON.stringify({ ...input.query, window: input.given }, (_, value: unknown) =>
+export function queryKey(query: QueryInput, given: GivenWindow): string {
+  return JSON.stringify({ ...query, limit: undefined, window: given }, (_, value: unknown) =>
     value instanceof Set ? [...value].sort() : value,
   );
 }
@@ -134,13 +147,17 @@ export async function claimBest(
   const userUuid = input.user === undefined ? null : resolveUser(caller, input.user);
   const consumer = input.consumer ?? newUuid();
   let attempts = 0;
-  const searchKey = queryKey(input);
+  const searchKey = queryKey(input.query, input.given);
   // Trees whose candidate was found taken: searched again even if the index saw no change.
   const suspects = new Set<string>();
   for (let search = 0; search < MAX_SEARCHES; search++) {
     // After a conflict the index has caught up with the batch that caused it (watch.ts).
     const snapshot = await deps.snapshots.snapshot();
-    const found = keptSearch(snapshot, searchKey, input.query, suspects);
+    const found = keptSearch(snapshot, searchKey, input.query, {
+      startsNow: input.given.start === null,
+      staleMs: KEPT_MS,
+      suspects,
+    });
     if (found.scored.length === 0) {
       // A retry of a recorded request answers from its record (the claim lane answers a retry
       // that finds candidates the same way), even if the fleet is full now.

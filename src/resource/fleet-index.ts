@@ -142,6 +142,8 @@ export class FleetIndex implements Snapshot, SnapshotSource, ChangeJournal {
   rounds = 0;
   /** See ChangeJournal. */
   shape = 0;
+  /** The latest end of any allocation held so far (see ChangeJournal). */
+  latestEnd: string | null = null;
   /** Usage-only rounds, oldest first: the round and the roots whose usage it changed. */
   private journal: { round: number; roots: readonly string[] }[] = [];
   /** The latest round dropped from the journal. */
@@ -607,6 +609,8 @@ export class FleetIndex implements Snapshot, SnapshotSource, ChangeJournal {
 
   /** Adds one allocation to one provider's usage by class (and to the consumer map). */
   private appendAllocation(uuid: string, a: AllocationRecord): void {
+    const end = a.window.end;
+    if (end !== null && (this.latestEnd === null || end > this.latestEnd)) this.latestEnd = end;
     const byClass = this.usageOf(uuid);
     const usage = byClass.get(a.resourceClass);
     if (usage) {

@@ -58,9 +58,9 @@ export function claimHandlers(
   return {
     async findCandidates(req, ctx) {
       const caller = callerOf(ctx);
-      const { query } = await decodeQuery(deps, caller, req.query);
+      const { query, given } = await decodeQuery(deps, caller, req.query);
       const project = validate.decodeProjectRef(req);
-      return candidatesResponse(await findCandidatesFor(search, caller, query, project));
+      return candidatesResponse(await findCandidatesFor(search, caller, query, given, project));
     },
     async claim(req, ctx) {
       const input = await validate.decodeClaim(store, req);

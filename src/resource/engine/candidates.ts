@@ -101,18 +101,19 @@ export function findCandidates(
  * over the whole fleet gives it, in the same order). Only for queries whose candidates depend
  * on their own tree alone — no sharing providers in the snapshot, no distance constraint (the
  * caller checks: see kept-search.ts). Trees without a candidate are absent. Null when the
- * search ran out of SEARCH_BUDGET (the caller then searches as findCandidates does).
+ * search ran out of its budget (default SEARCH_BUDGET; the caller then searches as
+ * findCandidates does).
  */
 export function candidatesByTree(
   snapshot: Snapshot,
   query: QueryInput,
   roots: readonly string[] | null,
+  budget: Budget = { left: SEARCH_BUDGET },
 ): Map<string, CandidateRecord[]> | null {
   assertShape(query);
   const ctx = roots === null ? new SearchContext(snapshot, query) : scoped(snapshot, query, roots);
   const steps: FilterStepRecord[] = [];
   const plans = effectiveGroups(query).map((g) => planGroup(ctx, g, steps));
-  const budget: Budget = { left: SEARCH_BUDGET };
   const out = new Map<string, CandidateRecord[]>();
   for (const anchor of viableTrees(ctx, plans, steps)) {
     const found = [...combineTree(ctx, plans, anchor, budget)];
@@ -149,7 +150,18 @@ const LAZY_ROOTS = 2048;
 const EMPTY_ROOTS = 60;
 
 /**
- * Stages 1–3 over batches of the first LAZY_ROOTS trees until `limit` candidates are found;
+ * How many roots a lazy search that has looked at the first `from` (and found `found`
+ * candidates there) looks at next — batches double from FIRST_BATCH up to MAX_BATCH — or null
+ * when it should hand over to one pass over the rest of the fleet (past LAZY_ROOTS, or past
+ * EMPTY_ROOTS with nothing found).
+ */
+export function lazyBatch(from: number, found: number): number | null {
+  if (from >= LAZY_ROOTS || (found === 0 && from >= EMPTY_ROOTS)) return null;
+  return Math.min(from + FIRST_BATCH, MAX_BATCH);
+}
+
+/**
+ * Stages 1–3 over batches of the first trees (lazyBatch) until `limit` candidates are found;
  * fewer found means the caller searches the whole fleet (the candidates found here come first
  * there too).
  */
@@ -159,10 +171,11 @@ function findInBatches(snapshot: Snapshot, query: QueryInput): CandidateRecord[]
   const budget: Budget = { left: SEARCH_BUDGET };
   const seen = new Set<string>();
   const candidates: CandidateRecord[] = [];
-  let size = FIRST_BATCH;
-  const end = Math.min(roots.length, LAZY_ROOTS);
-  for (let from = 0; from < end; from += size, size = Math.min(size * 2, MAX_BATCH)) {
-    const ctx = scoped(snapshot, query, roots.slice(from, Math.min(from + size, end)));
+  for (let from = 0; from < roots.length; ) {
+    const size = lazyBatch(from, candidates.length);
+    if (size === null) return candidates;
+    const ctx = scoped(snapshot, query, roots.slice(from, from + size));
+    from += size;
     const steps: FilterStepRecord[] = [];
     const plans = groups.map((g) => planGroup(ctx, g, steps));
     for (const anchor of viableTrees(ctx, plans, steps)) {
@@ -172,7 +185,6 @@ function findInBatches(snapshot: Snapshot, query: QueryInput): CandidateRecord[]
       }
       if (budget.left < 0) return candidates;
     }
-    if (candidates.length === 0 && from + size >= EMPTY_ROOTS) return candidates;
   }
   return candidates;
 }

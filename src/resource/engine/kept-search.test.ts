@@ -99,6 +99,8 @@ class JournaledSnapshot implements Snapshot, ChangeJournal {
   consumerProviders = (c: string) => this.inner.consumerProviders(c);
   hasCapability = (name: string) => this.inner.hasCapability(name);
 
+  latestEnd: string | null = null;
+
   usageChangedSince(round: number): ReadonlySet<string> {
     return new Set(this.journal.filter((e) => e.round > round).flatMap((e) => e.roots));
   }
@@ -106,6 +108,9 @@ class JournaledSnapshot implements Snapshot, ChangeJournal {
   /** Applies a round; `journaled` false leaves the change out of the journal (a silent change). */
   apply(change: () => void, roots: string[] | "shape", journaled = true): void {
     change();
+    for (const a of this.allocations)
+      if (a.window.end !== null && (this.latestEnd === null || a.window.end > this.latestEnd))
+        this.latestEnd = a.window.end;
     this.inner = new MemorySnapshot(this.providerList, [], this.allocations);
     this.rounds++;
     if (roots === "shape") this.shape++;
@@ -121,21 +126,41 @@ function describeCandidates(list: readonly CandidateRecord[]): string[] {
   );
 }
 
-/** The whole-fleet answer, scored, as the kept search must give it. */
+/** The whole-fleet answer, scored and summarised, as the kept search must give it. */
 function reference(snap: Snapshot, q: QueryInput) {
-  const found = findCandidates(snap, q).candidates;
+  const found = findCandidates(snap, q);
   return {
-    candidates: describeCandidates(found),
-    free: found.map((c) => freeAfter(snap, c, q)),
+    candidates: describeCandidates(found.candidates),
+    free: found.candidates.map((c) => freeAfter(snap, c, q)),
+    summaries: found.summaries,
   };
 }
 
+/** ClaimBest's way: a window from "now", a search up to KEPT_MS old when that matters. */
 function kept(snap: Snapshot, key: string, q: QueryInput, now: number, suspects: string[] = []) {
-  const found = keptSearch(snap, key, q, suspects, now).scored;
+  const found = keptSearch(snap, key, q, { startsNow: true, staleMs: KEPT_MS, suspects, now });
   return {
-    candidates: describeCandidates(found.map((s) => s.candidate)),
-    free: found.map((s) => s.free),
+    candidates: describeCandidates(found.scored.map((s) => s.candidate)),
+    free: found.scored.map((s) => s.free),
+    summaries: found.scored.length > 0 ? found.summaries() : [],
   };
+}
+
+/** Takes all the VCPU of a host's NUMA nodes (a change the caller may leave out of the journal). */
+function silentClaim(
+  snap: JournaledSnapshot,
+  consumer: string,
+  host: string,
+  window: AllocationRecord["window"],
+): void {
+  for (const numa of [`${host}-numa0`, `${host}-numa1`])
+    snap.allocations.push({
+      consumerUuid: consumer,
+      providerUuid: numa,
+      resourceClass: "VCPU",
+      amount: 8,
+      window,
+    });
 }
 
 describe("kept search", () => {
@@ -191,47 +216,68 @@ describe("kept search", () => {
             reference(snap, q),
             `seed ${seed}, step ${step}, query ${name}`,
           );
+        // One kept search answering several limits: it covers more trees when asked for more.
+        const limit = [1, 2, 7, 15, 0][step % 5] as number;
+        const q = { ...(QUERIES.flat as QueryInput), limit };
+        assert.deepEqual(
+          kept(snap, `${seed}/limits`, q, 0),
+          reference(snap, q),
+          `seed ${seed}, step ${step}, flat query at limit ${limit}`,
+        );
       }
     });
   }
 
-  it("a change the journal missed shows once its tree is named a suspect, or the search ages", () => {
+  it("a change the journal missed shows once its tree is named a suspect", () => {
     const snap = new JournaledSnapshot(fleet(4, prng(9)));
     const q = QUERIES.flat as QueryInput;
     assert.deepEqual(kept(snap, "silent", q, 0), reference(snap, q));
-    snap.apply(
-      () => {
-        for (const numa of ["host002-numa0", "host002-numa1"])
-          snap.allocations.push({
-            consumerUuid: "silent",
-            providerUuid: numa,
-            resourceClass: "VCPU",
-            amount: 8,
-            window: WINDOW,
-          });
-      },
-      ["host002"],
-      false,
-    );
+    snap.apply(() => silentClaim(snap, "silent", "host002", WINDOW), ["host002"], false);
     const stale = kept(snap, "silent", q, 1);
     assert.notDeepEqual(stale, reference(snap, q), "the kept search still offers host002");
     assert.ok(stale.candidates.some((c) => c.includes("host002-numa")));
-    assert.deepEqual(kept(snap, "silent", q, 2, ["host002"]), reference(snap, q));
-    // Aged: a new search from scratch.
+    // Nothing moves with the clock (no allocation has an end): the search is kept, however old.
+    assert.deepEqual(kept(snap, "silent", q, 30 * KEPT_MS), stale);
+    assert.deepEqual(kept(snap, "silent", q, 30 * KEPT_MS + 1, ["host002"]), reference(snap, q));
+  });
+
+  it("an answer that moves with the clock is kept KEPT_MS for ClaimBest, never for FindCandidates", () => {
+    const snap = new JournaledSnapshot(fleet(4, prng(9)));
+    const q = QUERIES.flat as QueryInput;
+    // A journaled claim with an end: from now on, a window from "now" moves with the clock.
     snap.apply(
-      () => {
-        for (const a of snap.allocations) if (a.consumerUuid === "silent") a.amount = 0;
-      },
-      ["host002"],
-      false,
+      () => silentClaim(snap, "ending", "host001", { ...WINDOW, end: "2026-01-02T00:00:00.000Z" }),
+      ["host001"],
     );
-    assert.deepEqual(kept(snap, "silent", q, 2 + KEPT_MS), reference(snap, q));
+    assert.deepEqual(kept(snap, "clock", q, 0), reference(snap, q));
+    snap.apply(() => silentClaim(snap, "silent", "host002", WINDOW), ["host002"], false);
+    assert.notDeepEqual(kept(snap, "clock", q, 1), reference(snap, q), "kept while young");
+    assert.deepEqual(kept(snap, "clock", q, 1 + KEPT_MS), reference(snap, q), "aged: redone");
+    // FindCandidates' way: searched anew at every call, never kept.
+    const find = (now: number) =>
+      keptSearch(snap, "find", q, { startsNow: true, staleMs: 0, now }).scored.length;
+    assert.equal(find(0), reference(snap, q).candidates.length);
+    snap.apply(() => silentClaim(snap, "silent2", "host003", WINDOW), ["host003"], false);
+    assert.equal(find(1), reference(snap, q).candidates.length, "the silent claim shows at once");
+    // A window given in full does not move with the clock: kept.
+    const fixed = { startsNow: false, staleMs: 0, now: 2 };
+    const first = keptSearch(snap, "fixed", q, fixed).scored.length;
+    snap.apply(() => silentClaim(snap, "silent3", "host000", WINDOW), ["host000"], false);
+    assert.equal(keptSearch(snap, "fixed", q, { ...fixed, now: 3 }).scored.length, first);
+    // Once every end is behind the window's start, "now" no longer moves the answer: kept.
+    const later = { ...q, window: { start: "2026-01-03T00:00:00.000Z", end: null } };
+    const afterEnds = (now: number) =>
+      keptSearch(snap, "later", later, { startsNow: true, staleMs: 0, now }).scored.length;
+    const count = afterEnds(4);
+    snap.apply(() => silentClaim(snap, "silent4", "host001", WINDOW), ["host001"], false);
+    assert.equal(afterEnds(5), count, "kept: the silent claim does not show");
+    assert.notEqual(reference(snap, later).candidates.length, count);
   });
 
   it("an answer with nothing left explains why", () => {
     const snap = new JournaledSnapshot(fleet(2, prng(3)));
     const q = queryInput([requestGroup("", { VCPU: 100 })]);
-    const found = keptSearch(snap, "none", q, [], 0);
+    const found = keptSearch(snap, "none", q, { startsNow: true, staleMs: KEPT_MS, now: 0 });
     assert.equal(found.scored.length, 0);
     assert.match(found.explanation?.summary ?? "", /VCPU/);
   });

@@ -69,6 +69,14 @@ export interface ChangeJournal {
    * null when the journal no longer reaches back that far.
    */
   usageChangedSince(round: number): ReadonlySet<string> | null;
+  /**
+   * The latest end of any allocation held so far (null: every allocation was open-ended), never
+   * lowered. An answer for a window that starts "now" moves with the clock only when an
+   * allocation ends: open-ended allocations overlap every later instant, so the peak over such
+   * a window is the sum of those that start before it ends. Past this instant nothing held
+   * ends any more, and a kept search stays exact however long it is kept.
+   */
+  readonly latestEnd: string | null;
 }
 
 /** The snapshot's change journal, if it keeps one. */

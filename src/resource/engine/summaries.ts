@@ -49,24 +49,27 @@ export function summarize(
     for (const list of c.mappings.values())
       for (const u of list) roots.add(ctx.provider(u).rootUuid);
   }
-  return [...roots].sort(ctx.byName).flatMap((root) =>
-    ctx.tree(root).map((uuid) => {
-      const p = ctx.provider(uuid);
-      const fixed = fixedParts(p);
-      return {
-        uuid,
-        name: p.name,
-        parentUuid: p.parentUuid,
-        rootUuid: p.rootUuid,
-        resources: fixed.classes.map(([resourceClass, capacity]) => ({
-          resourceClass,
-          capacity,
-          used: ctx.used(uuid, resourceClass),
-        })),
-        capabilities: fixed.capabilities,
-      };
-    }),
-  );
+  return [...roots].sort(ctx.byName).flatMap((root) => treeSummary(ctx, root));
+}
+
+/** The summaries of one tree's providers, depth first. */
+export function treeSummary(ctx: SearchContext, root: string): ProviderSummaryRecord[] {
+  return ctx.tree(root).map((uuid) => {
+    const p = ctx.provider(uuid);
+    const fixed = fixedParts(p);
+    return {
+      uuid,
+      name: p.name,
+      parentUuid: p.parentUuid,
+      rootUuid: p.rootUuid,
+      resources: fixed.classes.map(([resourceClass, capacity]) => ({
+        resourceClass,
+        capacity,
+        used: ctx.used(uuid, resourceClass),
+      })),
+      capabilities: fixed.capabilities,
+    };
+  });
 }
 
 /**
