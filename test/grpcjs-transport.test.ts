@@ -52,6 +52,51 @@ forEachStore("grpc-js client transport", (server) => {
     );
   });
 
+  it("FindCandidates answers decode (by the hand-written parser) as connect-node's do", async () => {
+    const res = server().client(ResourceService);
+    const { region } = await server()
+      .meta()
+      .createRegion({ name: `grpcjs-${process.pid}` });
+    for (const name of ["a", "b", "c"]) {
+      const { provider: host } = await res.createProvider({
+        name: `grpcjs-${process.pid}-${name}`,
+        region: region?.name ?? "",
+      });
+      const { provider: numa } = await res.createProvider({
+        name: `grpcjs-${process.pid}-${name}-numa`,
+        parent: host?.uuid ?? "",
+      });
+      for (const [p, inventories] of [
+        [host, [{ resourceClass: "DISK_GB", total: 500n }]],
+        [
+          numa,
+          [
+            { resourceClass: "VCPU", total: 16n },
+            { resourceClass: "MEMORY_MB", total: 1n << 40n },
+          ],
+        ],
+      ] as const)
+        await res.setInventories({
+          provider: p?.uuid ?? "",
+          generation: 0n,
+          inventories: [...inventories],
+        });
+    }
+    const query = {
+      groups: [{ resources: { VCPU: 2n, MEMORY_MB: 4096n, DISK_GB: 10n } }],
+      region: region?.name ?? "",
+    };
+    for (const q of [query, { ...query, groups: [{ resources: { VCPU: 100n } }] }]) {
+      const viaGrpcJs = await client(ResourceService).findCandidates({ query: q });
+      const viaConnect = await res.findCandidates({ query: q });
+      assert.deepStrictEqual(viaGrpcJs, viaConnect);
+    }
+    const found = await client(ResourceService).findCandidates({ query });
+    assert.equal(found.candidates.length, 3);
+    assert.equal(found.providerSummaries.length, 6);
+    assert.equal(found.providerSummaries[1]?.resources[0]?.capacity, 1n << 40n);
+  });
+
   it("streams, and a cancelled stream ends CANCELLED", async () => {
     const abort = new AbortController();
     const stream = client(Health, "").watch({ service: "" }, { signal: abort.signal });
