@@ -20,7 +20,7 @@ function same(bytes: Buffer, what: string): void {
 test("decodes FindCandidatesResponse as fromBinary: empty, edge cases, random answers", () => {
   same(bytesOf({}), "empty");
   same(bytesOf(EDGE_CASES), "edge cases");
-  randomAnswers(200).forEach((init, i) => same(bytesOf(init), `random answer ${i}`));
+  for (const [i, init] of randomAnswers(200).entries()) same(bytesOf(init), `random answer ${i}`);
   // From a Uint8Array that is not a Buffer, at an offset into a larger buffer.
   const inner = bytesOf(EDGE_CASES);
   const outer = new Uint8Array(inner.length + 7);

@@ -20,7 +20,7 @@ test("encodes FindCandidatesResponse exactly as toBinary: edge cases", () => {
 });
 
 test("encodes FindCandidatesResponse exactly as toBinary: random answers", () => {
-  randomAnswers(200).forEach((init, i) => same(init, `random answer ${i}`));
+  for (const [i, init] of randomAnswers(200).entries()) same(init, `random answer ${i}`);
 });
 
 test("candidatesResponse builds complete messages: they survive a round trip and encode alike", () => {
