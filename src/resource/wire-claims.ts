@@ -28,11 +28,12 @@ import {
 } from "../gen/mulligan/resource/v1/resource_pb.js";
 import type { FoundCandidates } from "./claim-best.js";
 import type { AllocationView, ConsumerRecord } from "./consumers.js";
-import type { ExplanationRecord } from "./model.js";
+import type { CandidateRecord, ExplanationRecord, ProviderSummaryRecord } from "./model.js";
 import type { QuotaRecord } from "./quotas.js";
 import type { ProviderAllocationRecord, UsageRecord } from "./usages.js";
 import type { WatchEvent } from "./watch.js";
 import { inventoryMessage, providerMessage } from "./wire.js";
+import { keepEncoding } from "./wire-encode.js";
 
 const timestamp = (iso: string) => timestampFromDate(new Date(iso));
 
@@ -68,47 +69,81 @@ function explanationMessage(e: ExplanationRecord): Explanation {
   });
 }
 
+/** The message built for a record the last time it was sent (records are never changed). */
+const candidateMessages = new WeakMap<CandidateRecord, Candidate>();
+const summaryMessages = new WeakMap<ProviderSummaryRecord, ProviderSummary>();
+
+/**
+ * The message of a record: built on its first answer, the same object on the next ones — then
+ * marked for its encoding to be kept (wire-encode.ts). The kept search (engine/kept-search.ts)
+ * answers with the same records while their trees are unchanged, so a repeated query builds and
+ * encodes only what changed.
+ */
+function messageOf<R extends object, M extends Candidate | ProviderSummary>(
+  cache: WeakMap<R, M>,
+  record: R,
+  build: (record: R) => M,
+): M {
+  let message = cache.get(record);
+  if (message) keepEncoding(message);
+  else {
+    message = build(record);
+    cache.set(record, message);
+  }
+  return message;
+}
+
 /**
  * Candidates with provider names, summaries, and the explanation when there is none. The
  * answer can hold thousands of messages, so they are written as complete message objects
  * (protobuf-es messages are plain objects with `$typeName`) rather than through `create`,
- * which walks the schema for every one: 55 ms → a few ms for 1,000 candidates.
+ * which walks the schema for every one: 55 ms → a few ms for 1,000 candidates. A candidate's
+ * provider names cannot change while it is the same record (a renamed provider changes the
+ * fleet's shape, and the kept search makes new records).
  */
 export function candidatesResponse(found: FoundCandidates): FindCandidatesResponse {
-  const candidates: Candidate[] = found.candidates.map((c) => {
-    const allocations: Allocation[] = [];
-    for (const [uuid, resources] of c.allocations)
-      allocations.push({
-        $typeName: "mulligan.resource.v1.Allocation",
-        providerUuid: uuid,
-        providerName: found.providerNames.get(uuid) ?? "",
-        resources: amounts(resources),
-      });
-    const mappings: GroupMapping[] = [];
-    for (const [suffix, providerUuids] of c.mappings)
-      mappings.push({
-        $typeName: "mulligan.resource.v1.GroupMapping",
-        suffix,
-        providerUuids: [...providerUuids],
-      });
-    return { $typeName: "mulligan.resource.v1.Candidate", allocations, mappings };
-  });
-  const providerSummaries: ProviderSummary[] = found.summaries.map((s) => ({
-    $typeName: "mulligan.resource.v1.ProviderSummary",
-    providerUuid: s.uuid,
-    providerName: s.name,
-    parentUuid: s.parentUuid ?? "",
-    rootUuid: s.rootUuid,
-    resources: s.resources.map(
-      (r): ResourceSummary => ({
-        $typeName: "mulligan.resource.v1.ResourceSummary",
-        resourceClass: r.resourceClass,
-        capacity: BigInt(r.capacity),
-        used: BigInt(r.used),
+  const candidates = found.candidates.map((c) =>
+    messageOf(candidateMessages, c, (record): Candidate => {
+      const allocations: Allocation[] = [];
+      for (const [uuid, resources] of record.allocations)
+        allocations.push({
+          $typeName: "mulligan.resource.v1.Allocation",
+          providerUuid: uuid,
+          providerName: found.providerNames.get(uuid) ?? "",
+          resources: amounts(resources),
+        });
+      const mappings: GroupMapping[] = [];
+      for (const [suffix, providerUuids] of record.mappings)
+        mappings.push({
+          $typeName: "mulligan.resource.v1.GroupMapping",
+          suffix,
+          providerUuids: [...providerUuids],
+        });
+      return { $typeName: "mulligan.resource.v1.Candidate", allocations, mappings };
+    }),
+  );
+  const providerSummaries = found.summaries.map((s) =>
+    messageOf(
+      summaryMessages,
+      s,
+      (record): ProviderSummary => ({
+        $typeName: "mulligan.resource.v1.ProviderSummary",
+        providerUuid: record.uuid,
+        providerName: record.name,
+        parentUuid: record.parentUuid ?? "",
+        rootUuid: record.rootUuid,
+        resources: record.resources.map(
+          (r): ResourceSummary => ({
+            $typeName: "mulligan.resource.v1.ResourceSummary",
+            resourceClass: r.resourceClass,
+            capacity: BigInt(r.capacity),
+            used: BigInt(r.used),
+          }),
+        ),
+        capabilities: [...record.capabilities],
       }),
     ),
-    capabilities: [...s.capabilities],
-  }));
+  );
   return {
     $typeName: "mulligan.resource.v1.FindCandidatesResponse",
     candidates,

@@ -74,3 +74,51 @@ test("candidatesResponse builds complete messages: they survive a round trip and
     assert.equal(message.providerSummaries[1]?.parentUuid, "root-1");
   }
 });
+
+test("a record answered again reuses its message, and its kept encoding gives toBinary's bytes", () => {
+  const found: FoundCandidates = {
+    candidates: [
+      {
+        allocations: new Map([["root-1", { VCPU: 2, MEMORY_MB: 4096 }]]),
+        mappings: new Map([["", ["root-1"]]]),
+      },
+    ],
+    summaries: [
+      {
+        uuid: "root-1",
+        name: "host-ü",
+        parentUuid: null,
+        rootUuid: "root-1",
+        resources: [{ resourceClass: "VCPU", capacity: 64, used: 2 ** 40 }],
+        capabilities: ["HW_CPU_X86_AVX2"],
+      },
+    ],
+    providerNames: new Map([["root-1", "host-ü"]]),
+    explanation: null,
+  };
+  const first = candidatesResponse(found);
+  const again = candidatesResponse(found);
+  assert.equal(again.candidates[0], first.candidates[0], "the same candidate message");
+  assert.equal(again.providerSummaries[0], first.providerSummaries[0], "the same summary message");
+  const expected = Buffer.from(toBinary(FindCandidatesResponseSchema, first));
+  // The first encoding after the message was marked keeps it; the later ones copy it. The same
+  // kept messages twice in one answer (and beside a new one) still give toBinary's bytes.
+  for (let i = 0; i < 3; i++)
+    assert.ok(Buffer.from(encodeFindCandidatesResponse(again)).equals(expected), `encoding ${i}`);
+  const other = candidatesResponse({
+    ...found,
+    candidates: [...found.candidates, { allocations: new Map(), mappings: new Map() }],
+  });
+  const doubled: typeof other = {
+    ...other,
+    candidates: [...other.candidates, ...other.candidates],
+    providerSummaries: [...other.providerSummaries, ...other.providerSummaries],
+  };
+  for (let i = 0; i < 2; i++)
+    assert.ok(
+      Buffer.from(encodeFindCandidatesResponse(doubled)).equals(
+        Buffer.from(toBinary(FindCandidatesResponseSchema, doubled)),
+      ),
+      `doubled answer, encoding ${i}`,
+    );
+});

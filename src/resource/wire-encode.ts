@@ -253,22 +253,71 @@ function writeExplanation(e: Explanation, w: Writer, s: Sizes): void {
   }
 }
 
+/**
+ * Encodings kept for messages that will be sent again (keepEncoding): null until the message is
+ * first encoded. Keyed by the message object, so an encoding lives as long as its message (the
+ * kept search's records hold theirs: wire-claims.ts).
+ */
+const keptBytes = new WeakMap<Candidate | ProviderSummary, Uint8Array | null>();
+
+/**
+ * Marks a candidate or provider summary as one that will be sent again unchanged (messages are
+ * never changed once built): its encoding is kept from its next encoding on and copied after.
+ */
+export function keepEncoding(message: Candidate | ProviderSummary): void {
+  if (!keptBytes.has(message)) keptBytes.set(message, null);
+}
+
+/**
+ * The encoding of each message of a list as kept (undefined: not kept; null: to keep once
+ * written), decided once for the sizing and the writing alike.
+ */
+function keptOf(list: readonly (Candidate | ProviderSummary)[]): (Uint8Array | null | undefined)[] {
+  return list.map((m) => keptBytes.get(m));
+}
+
+/** Writes one message body (sized in `s` unless kept), keeping its bytes when asked. */
+function writeKept<M extends Candidate | ProviderSummary>(
+  field: number,
+  m: M,
+  kept: Uint8Array | null | undefined,
+  w: Writer,
+  s: Sizes,
+  write: (m: M, w: Writer, s: Sizes) => void,
+): void {
+  if (kept) {
+    w.message(field, kept.length);
+    w.buf.set(kept, w.pos);
+    w.pos += kept.length;
+    return;
+  }
+  w.message(field, s.take());
+  const start = w.pos;
+  write(m, w, s);
+  // A copy: a view would keep the whole answer's buffer alive.
+  if (kept === null) keptBytes.set(m, Buffer.from(w.buf.subarray(start, w.pos)));
+}
+
 /** The bytes `toBinary(FindCandidatesResponseSchema, res)` gives, in one pass over one buffer. */
 export function encodeFindCandidatesResponse(res: FindCandidatesResponse): Uint8Array {
   const s = new Sizes();
+  const keptCandidates = keptOf(res.candidates);
+  const keptSummaries = keptOf(res.providerSummaries);
   let total = 0;
-  for (const c of res.candidates) total += messageField(sizeCandidate(c, s));
-  for (const p of res.providerSummaries) total += messageField(sizeSummary(p, s));
+  res.candidates.forEach((c, i) => {
+    total += messageField(keptCandidates[i]?.length ?? sizeCandidate(c, s));
+  });
+  res.providerSummaries.forEach((p, i) => {
+    total += messageField(keptSummaries[i]?.length ?? sizeSummary(p, s));
+  });
   if (res.explanation) total += messageField(sizeExplanation(res.explanation, s));
   const w = new Writer(total);
-  for (const c of res.candidates) {
-    w.message(1, s.take());
-    writeCandidate(c, w, s);
-  }
-  for (const p of res.providerSummaries) {
-    w.message(2, s.take());
-    writeSummary(p, w, s);
-  }
+  res.candidates.forEach((c, i) => {
+    writeKept(1, c, keptCandidates[i], w, s, writeCandidate);
+  });
+  res.providerSummaries.forEach((p, i) => {
+    writeKept(2, p, keptSummaries[i], w, s, writeSummary);
+  });
   if (res.explanation) {
     w.message(3, s.take());
     writeExplanation(res.explanation, w, s);
