@@ -35,6 +35,8 @@ import type { ExplanationRecord, ProviderSummaryRecord, QueryInput } from "../mo
 import { candidatesByTree, findCandidates, lazyBatch, SEARCH_BUDGET } from "./candidates.js";
 import type { Budget } from "./combine.js";
 import { SearchContext } from "./context.js";
+import { missingCapability } from "./eligibility.js";
+import { effectiveGroups } from "./shape.js";
 import { type ChangeJournal, journalOf, type Snapshot } from "./snapshot.js";
 import { summarize, treeSummary } from "./summaries.js";
 import { freeAfter, type Scored } from "./weigh.js";
@@ -104,6 +106,10 @@ export function keptSearch(
 ): KeptAnswer {
   const journal = journalOf(snapshot);
   if (!journal || query.distance.length > 0 || snapshot.sharingProviders().length > 0)
+    return searchAll(snapshot, query);
+  // A group asking for a capability no provider has: nothing to keep, and findCandidates
+  // answers (and explains) that at once.
+  if (effectiveGroups(query).some((g) => missingCapability(snapshot, g) !== null))
     return searchAll(snapshot, query);
   // An allocation may still end after the window's start: the answer moves with the clock.
   const start = query.window.start;
