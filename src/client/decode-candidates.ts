@@ -115,6 +115,15 @@ function field(tag: number, wireType: number): number {
   return tag >>> 3;
 }
 
+/**
+ * Reads the fields of one message up to `end`, all length-delimited, each through `take` (false:
+ * a field it does not know).
+ */
+function fields(r: Reader, end: number, take: (n: number) => boolean): void {
+  while (r.pos < end) if (!take(field(r.uint32(), BYTES))) throw new NotMine();
+  if (r.pos !== end) throw new NotMine();
+}
+
 /** FindCandidatesResponse from its binary form, as fromBinary gives it. */
 export function decodeFindCandidatesResponse(data: Uint8Array): FindCandidatesResponse {
   return parseFindCandidatesResponse(data) ?? fromBinary(FindCandidatesResponseSchema, data);
@@ -152,14 +161,12 @@ function decodeResponse(r: Reader): FindCandidatesResponse {
 
 function candidate(r: Reader, end: number): Candidate {
   const out: Candidate = { $typeName: CandidateSchema.typeName, allocations: [], mappings: [] };
-  while (r.pos < end) {
-    const n = field(r.uint32(), BYTES);
-    const inner = r.end();
-    if (n === 1) out.allocations.push(allocation(r, inner));
-    else if (n === 2) out.mappings.push(mapping(r, inner));
-    else throw new NotMine();
-  }
-  if (r.pos !== end) throw new NotMine();
+  fields(r, end, (n) => {
+    if (n === 1) out.allocations.push(allocation(r, r.end()));
+    else if (n === 2) out.mappings.push(mapping(r, r.end()));
+    else return false;
+    return true;
+  });
   return out;
 }
 
@@ -170,8 +177,7 @@ function allocation(r: Reader, end: number): Allocation {
     providerName: "",
     resources: {},
   };
-  while (r.pos < end) {
-    const n = field(r.uint32(), BYTES);
+  fields(r, end, (n) => {
     if (n === 1) out.providerUuid = r.string();
     else if (n === 2) out.providerName = r.string();
     else if (n === 3) {
@@ -187,9 +193,9 @@ function allocation(r: Reader, end: number): Allocation {
       }
       if (r.pos !== entryEnd) throw new NotMine();
       out.resources[key] = value;
-    } else throw new NotMine();
-  }
-  if (r.pos !== end) throw new NotMine();
+    } else return false;
+    return true;
+  });
   return out;
 }
 
@@ -199,13 +205,12 @@ function mapping(r: Reader, end: number): GroupMapping {
     suffix: "",
     providerUuids: [],
   };
-  while (r.pos < end) {
-    const n = field(r.uint32(), BYTES);
+  fields(r, end, (n) => {
     if (n === 1) out.suffix = r.string();
     else if (n === 2) out.providerUuids.push(r.string());
-    else throw new NotMine();
-  }
-  if (r.pos !== end) throw new NotMine();
+    else return false;
+    return true;
+  });
   return out;
 }
 
@@ -219,17 +224,16 @@ function summary(r: Reader, end: number): ProviderSummary {
     resources: [],
     capabilities: [],
   };
-  while (r.pos < end) {
-    const n = field(r.uint32(), BYTES);
+  fields(r, end, (n) => {
     if (n === 1) out.providerUuid = r.string();
     else if (n === 2) out.providerName = r.string();
     else if (n === 3) out.parentUuid = r.string();
     else if (n === 4) out.rootUuid = r.string();
     else if (n === 5) out.resources.push(resource(r, r.end()));
     else if (n === 6) out.capabilities.push(r.string());
-    else throw new NotMine();
-  }
-  if (r.pos !== end) throw new NotMine();
+    else return false;
+    return true;
+  });
   return out;
 }
 
