@@ -101,14 +101,15 @@ export function findCandidates(
  * over the whole fleet gives it, in the same order). Only for queries whose candidates depend
  * on their own tree alone — no sharing providers in the snapshot, no distance constraint (the
  * caller checks: see kept-search.ts). Trees without a candidate are absent. Null when the
- * search ran out of its budget (default SEARCH_BUDGET; the caller then searches as
- * findCandidates does).
+ * search ran out of its budget (default SEARCH_BUDGET) or a tree has more than `maxPerTree`
+ * candidates (the caller then searches as findCandidates does).
  */
 export function candidatesByTree(
   snapshot: Snapshot,
   query: QueryInput,
   roots: readonly string[] | null,
   budget: Budget = { left: SEARCH_BUDGET },
+  maxPerTree = Number.POSITIVE_INFINITY,
 ): Map<string, CandidateRecord[]> | null {
   assertShape(query);
   const ctx = roots === null ? new SearchContext(snapshot, query) : scoped(snapshot, query, roots);
@@ -116,7 +117,9 @@ export function candidatesByTree(
   const plans = effectiveGroups(query).map((g) => planGroup(ctx, g, steps));
   const out = new Map<string, CandidateRecord[]>();
   for (const anchor of viableTrees(ctx, plans, steps)) {
-    const found = [...combineTree(ctx, plans, anchor, budget)];
+    const found: CandidateRecord[] = [];
+    for (const c of combineTree(ctx, plans, anchor, budget))
+      if (found.push(c) > maxPerTree) return null;
     if (budget.left < 0) return null;
     if (found.length > 0) out.set(anchor, found);
   }

@@ -274,6 +274,35 @@ describe("kept search", () => {
     assert.notEqual(reference(snap, later).candidates.length, count);
   });
 
+  it("a wide tree (thousands of candidates in one tree) is answered as findCandidates answers it", () => {
+    // One host with 8 one-unit GPUs, 6 asked in isolated groups: 20,160 candidates in one tree.
+    const gpus: ProviderRecord[] = Array.from({ length: 8 }, (_, i) => ({
+      uuid: `gpu${i}`,
+      name: `gpu${i}`,
+      regionUuid: "r1",
+      parentUuid: "wide",
+      rootUuid: "wide",
+      generation: 1,
+      capabilities: [],
+      groups: [],
+      inventories: new Map([["CUSTOM_GPU", inventory("CUSTOM_GPU", 1)]]),
+    }));
+    const host: ProviderRecord = {
+      ...(gpus[0] as ProviderRecord),
+      uuid: "wide",
+      name: "wide",
+      parentUuid: null,
+      inventories: new Map(),
+    };
+    const snap = new JournaledSnapshot([host, ...gpus]);
+    const groups = Array.from({ length: 6 }, (_, i) => requestGroup(`_G${i}`, { CUSTOM_GPU: 1 }));
+    for (const limit of [1, 3, 0]) {
+      const q = queryInput(groups, { groupPolicy: "isolate", limit });
+      for (const now of [0, 1])
+        assert.deepEqual(kept(snap, "wide", q, now), reference(snap, q), `limit ${limit}`);
+    }
+  });
+
   it("an answer with nothing left explains why", () => {
     const snap = new JournaledSnapshot(fleet(2, prng(3)));
     const q = queryInput([requestGroup("", { VCPU: 100 })]);

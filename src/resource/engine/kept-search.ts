@@ -28,6 +28,10 @@
  * other consumers' trees). Otherwise, and on snapshots without a journal, every call searches
  * the whole fleet, as findCandidates does.
  *
+ * A query whose trees have more than KEPT_PER_TREE candidates each (wide trees), or whose
+ * search runs out of budget, is not kept: every call searches as findCandidates does, until the
+ * fleet's shape changes.
+ *
  * Memory: a search unused for IDLE_MS is dropped; per snapshot at most KEPT_QUERIES searches and
  * KEPT_ENTRIES candidates and summaries are kept, the least recently used dropped first.
  */
@@ -45,6 +49,12 @@ import { freeAfter, type Scored } from "./weigh.js";
 const KEPT_QUERIES = 16;
 /** Candidates and provider summaries kept per snapshot, over all its kept searches. */
 const KEPT_ENTRIES = 300_000;
+/**
+ * Candidates one tree may have in a kept search. A wide tree (a host with many one-unit devices
+ * asked in isolated groups) has thousands, each a different choice of devices; keeping them all
+ * costs far more than findCandidates, which stops at the limit.
+ */
+const KEPT_PER_TREE = 256;
 /** A kept search unused this long is dropped. */
 const IDLE_MS = 60_000;
 /** How old ClaimBest's kept search may be when its answer moves with the clock. */
@@ -70,6 +80,8 @@ interface Kept {
 }
 
 const keptBySnapshot = new WeakMap<Snapshot, Map<string, Kept>>();
+/** Queries found not worth keeping (KEPT_PER_TREE, or the search budget), by fleet shape. */
+const unkeptBySnapshot = new WeakMap<Snapshot, Map<string, number>>();
 
 export interface KeptOptions {
   /** The query's window starts "now" (it was not given): its answer may move with the clock. */
@@ -116,6 +128,12 @@ export function keptSearch(
   const ends = (from: string) =>
     options.startsNow && journal.latestEnd !== null && journal.latestEnd > from;
   if (ends(start) && options.staleMs <= 0) return searchAll(snapshot, query);
+  let unkept = unkeptBySnapshot.get(snapshot);
+  if (!unkept) {
+    unkept = new Map();
+    unkeptBySnapshot.set(snapshot, unkept);
+  }
+  if (unkept.get(key) === journal.shape) return searchAll(snapshot, query);
   const now = options.now ?? performance.now();
   let byKey = keptBySnapshot.get(snapshot);
   if (!byKey) {
@@ -145,8 +163,13 @@ export function keptSearch(
   const k = kept as Kept;
   k.used = now;
   const found = collect(snapshot, k, query);
-  // Past the search budget: the whole-fleet search decides (and nothing is kept).
-  if (!found) return searchAll(snapshot, query);
+  // Past the search budget, or a tree with too many candidates: the whole-fleet search decides,
+  // and this query is not kept until the fleet's shape changes.
+  if (!found) {
+    unkept.set(key, journal.shape);
+    if (unkept.size > KEPT_QUERIES) unkept.delete(unkept.keys().next().value as string);
+    return searchAll(snapshot, query);
+  }
   byKey.set(key, k);
   trim(byKey);
   // Nothing fits: the whole-fleet search says why (and confirms there is nothing).
@@ -182,6 +205,7 @@ function refresh(
   if (stale.size === 0) return true;
   const list = [...stale];
   const fresh = scoreTrees(snapshot, query, list, { left: SEARCH_BUDGET });
+  // (Too many candidates now: searched again from scratch, where collect gives up.)
   if (!fresh) return false;
   for (const root of list) {
     kept.entries -= (kept.trees.get(root)?.length ?? 0) + (kept.summaries.get(root)?.length ?? 0);
@@ -271,14 +295,17 @@ function trim(byKey: Map<string, Kept>): void {
   }
 }
 
-/** Candidates of some trees (null: all) with their scores; null past the search budget. */
+/**
+ * Candidates of some trees (null: all) with their scores; null past the search budget or
+ * KEPT_PER_TREE.
+ */
 function scoreTrees(
   snapshot: Snapshot,
   query: QueryInput,
   roots: readonly string[] | null,
   budget: Budget,
 ): Map<string, Scored[]> | null {
-  const trees = candidatesByTree(snapshot, query, roots, budget);
+  const trees = candidatesByTree(snapshot, query, roots, budget, KEPT_PER_TREE);
   if (!trees) return null;
   const out = new Map<string, Scored[]>();
   for (const [root, candidates] of trees)
