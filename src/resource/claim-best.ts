@@ -72,7 +72,6 @@ export async function findCandidatesFor(
   for (const c of result.candidates)
     for (const uuid of c.allocations.keys())
       providerNames.set(uuid, snapshot.providers.get(uuid)?.name ?? uuid);
-  for (const s of result.summaries) providerNames.set(s.uuid, s.name);
   if (!project || result.candidates.length === 0) return { ...result, providerNames };
   const headroom = await quotaHeadroom(deps.store.db, project.uuid);
   const asked = new Map<string, number>();
