@@ -17,6 +17,11 @@ log() { echo "build-test-image: $*" >&2; }
 
 mkdir -p "$1"
 out=$(cd "$1" && pwd)
+# One build at a time per OUTDIR: test files running side by side may all ask for the image
+# on a fresh checkout, and a second build rewriting initrd.img under a booting guest fails
+# the first one's checksum. The others wait here, then find it up to date.
+exec 9>"$out.lock"
+flock 9
 marker=MULLIGAN_GUEST_READY
 cmdline="console=ttyS0 panic=-1 quiet"
 # The modules /init needs, by name; their dependencies are added from modules.dep.

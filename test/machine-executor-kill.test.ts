@@ -82,15 +82,17 @@ describe("the executor is SIGKILLed mid-build and started again (real QEMU) [sql
     await iam.grantRole({ account: "kill-exec", project: "", role: Role.EXECUTOR });
     writeFileSync(secretFile, `${secret}\n`, { mode: 0o600 });
     executor = startExecutor();
+    // Registered means its inventories are set too: the executor creates the provider first,
+    // and a machine provisioned in between finds no capacity.
     await eventually(
-      () => "the executor never registered its host",
+      () => "the executor never registered its host with its inventories",
       120_000,
       () =>
         s
           .client(ResourceService)
-          .getProvider({ provider: HOST })
+          .getInventories({ provider: HOST })
           .then(
-            () => true,
+            (r) => r.inventories.some((i) => i.resourceClass === "DISK_GB") || undefined,
             () => undefined,
           ),
     );

@@ -116,7 +116,10 @@ describe("a newcomer provisions a VM end to end with the CLI (real QEMU) [sqlite
         const run = await cli("provider", "list", "-o", "json");
         exits(run, 0);
         const providers = JSON.parse(run.stdout) as { name: string }[];
-        return providers.some((p) => p.name === HOST) || undefined;
+        if (!providers.some((p) => p.name === HOST)) return undefined;
+        // Its inventories follow the provider in a second call; until then nothing fits.
+        const inventories = await cli("inventory", "show", HOST, "-o", "json");
+        return inventories.stdout.includes("DISK_GB") || undefined;
       },
     );
 
