@@ -128,27 +128,19 @@ export function keptSearch(
   const ends = (from: string) =>
     options.startsNow && journal.latestEnd !== null && journal.latestEnd > from;
   if (ends(start) && options.staleMs <= 0) return searchAll(snapshot, query);
-  let unkept = unkeptBySnapshot.get(snapshot);
-  if (!unkept) {
-    unkept = new Map();
-    unkeptBySnapshot.set(snapshot, unkept);
-  }
+  const unkept = mapOf(unkeptBySnapshot, snapshot);
   if (unkept.get(key) === journal.shape) return searchAll(snapshot, query);
   const now = options.now ?? performance.now();
-  let byKey = keptBySnapshot.get(snapshot);
-  if (!byKey) {
-    byKey = new Map();
-    keptBySnapshot.set(snapshot, byKey);
-  }
+  const byKey = mapOf(keptBySnapshot, snapshot);
   for (const [k, old] of byKey) if (now - old.used >= IDLE_MS) byKey.delete(k);
   let kept = byKey.get(key);
   byKey.delete(key);
-  const current =
-    kept !== undefined &&
-    kept.shape === journal.shape &&
-    (!ends(kept.start) || now - kept.made < options.staleMs) &&
-    refresh(snapshot, journal, kept, query, options.suspects ?? []);
-  if (!current)
+  if (
+    !kept ||
+    kept.shape !== journal.shape ||
+    (ends(kept.start) && now - kept.made >= options.staleMs) ||
+    !refresh(snapshot, journal, kept, query, options.suspects ?? [])
+  )
     kept = {
       shape: journal.shape,
       round: journal.rounds,
@@ -160,7 +152,7 @@ export function keptSearch(
       summaries: new Map(),
       entries: 0,
     };
-  const k = kept as Kept;
+  const k = kept;
   k.used = now;
   const found = collect(snapshot, k, query);
   // Past the search budget, or a tree with too many candidates: the whole-fleet search decides,
@@ -179,6 +171,16 @@ export function keptSearch(
     explanation: null,
     summaries: () => keptSummaries(snapshot, query, k, found.roots),
   };
+}
+
+/** The snapshot's map in `cache`, made empty on first use. */
+function mapOf<V>(cache: WeakMap<Snapshot, Map<string, V>>, snapshot: Snapshot): Map<string, V> {
+  let map = cache.get(snapshot);
+  if (!map) {
+    map = new Map();
+    cache.set(snapshot, map);
+  }
+  return map;
 }
 
 /**
