@@ -1,12 +1,17 @@
 /**
  * The provider change feed on PostgreSQL (src/resource/repo/changes.ts), where numbers are
  * handed out before commit: a reader must not lose a row that commits after a higher-numbered
- * one, and must not wait for transactions that have nothing to do with it.
+ * one, and must not wait for transactions that have nothing to do with it. On both stores, the
+ * fleet index skips in the feed the rows its own process's commits applied, and only those.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import pg from "pg";
+import pino from "pino";
+import { newUuid } from "../src/platform/ids.js";
+import { FleetIndex } from "../src/resource/fleet-index.js";
 import { appendChanges, feedAfter, feedStart } from "../src/resource/repo/changes.js";
+import { notifyingStore } from "../src/resource/watch.js";
 import { migrate } from "../src/store/migrate.js";
 import { openStore, type Store } from "../src/store/store.js";
 import { type FreshStore, freshStore, PG_ADMIN_URL } from "./harness.js";
@@ -112,3 +117,52 @@ describe("the change feed on PostgreSQL", () => {
     assert.deepEqual(seen, ["b1", "b2", "b3", "b4", "b5"]);
   });
 });
+
+for (const kind of ["sqlite", "postgres"] as const)
+  describe(`the fleet index and its own commits [${kind}]`, () => {
+    let fresh: FreshStore | undefined;
+    let store: Store;
+    let index: FleetIndex;
+    let own: Store;
+
+    before(async () => {
+      fresh = await freshStore(kind);
+      store = await openStore(fresh.url);
+      await migrate(store);
+      index = new FleetIndex({ store, logger: pino({ level: "silent" }) });
+      await index.start();
+      // What module.ts wires: this process's commits refresh the index with what they appended.
+      own = notifyingStore(store, (appended, known) =>
+        index.refresh(appended.changes, appended.added, known ? appended.seqs : []),
+      );
+    });
+    after(async () => {
+      await index?.close();
+      await store?.close();
+      await fresh?.drop();
+    });
+
+    test("the feed skips the rows a commit of this process applied, not another's", async () => {
+      await own.transaction((tx) => appendChanges(own, tx, [newUuid()], "usage", AT));
+      const before = index.rounds;
+      // A poll reads that row: it was applied by the commit's own refresh.
+      await index.follow();
+      assert.equal(index.rounds, before, "the index re-read a provider its own commit applied");
+      // Another writer (not through this process's store): the poll must re-read.
+      await store.transaction((tx) => appendChanges(store, tx, [newUuid()], "usage", AT));
+      await index.follow();
+      assert.equal(index.rounds, before + 1, "the index skipped another writer's change");
+      // A failed transaction's numbers are never counted as applied.
+      await assert.rejects(
+        own.transaction(async (tx) => {
+          await appendChanges(own, tx, [newUuid()], "usage", AT);
+          throw new Error("rolled back");
+        }),
+        /rolled back/,
+      );
+      const after = index.rounds;
+      await store.transaction((tx) => appendChanges(store, tx, [newUuid()], "usage", AT));
+      await index.follow();
+      assert.equal(index.rounds, after + 1, "a rolled-back number hid a later change");
+    });
+  });

@@ -237,7 +237,7 @@ async function writeAllocations(
   touched: readonly string[],
   now: string,
   names?: ReadonlyMap<string, string>,
-  /** The consumer is new: its rows are the only change (see repo/changes.ts addedIn). */
+  /** The consumer is new: its rows are the only change (see repo/changes.ts Appended.added). */
   fresh = false,
 ): Promise<ClaimResult> {
   await checkCapacity(tx, w);

@@ -38,8 +38,8 @@ export function createResourceModule(base: ResourceDeps): ServiceModule {
     onFeed: () => notifier.notify(),
   });
   const publish = coalescedNotify(base.store, CHANGES_CHANNEL, base.logger);
-  const store = notifyingStore(groupCommitStore(base.store), async (changes, added) => {
-    await index.refresh(changes, added);
+  const store = notifyingStore(groupCommitStore(base.store), async (appended, known) => {
+    await index.refresh(appended.changes, appended.added, known ? appended.seqs : []);
     notifier.notify();
     publish();
   });

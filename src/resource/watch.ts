@@ -67,15 +67,15 @@ export class ChangeNotifier {
 
 /**
  * The store as the resource part uses it: after a transaction that appended to the change log
- * commits (registry writes and claims alike), `committed` runs with the providers it touched —
- * the fleet index re-reads them and watchers wake — before the caller gets its answer.
+ * commits (registry writes and claims alike), `committed` runs with what it appended — the
+ * fleet index re-reads those providers and watchers wake — before the caller gets its answer.
+ * `known` is true when the transaction is known to have committed (its caller got a value);
+ * after a failure it may or may not have (a failed unit of a committed batch), so the index
+ * re-reads the providers but does not count the rows' numbers as applied.
  */
 export function notifyingStore(
   store: Store,
-  committed: (
-    changes: ReadonlyMap<string, repo.ChangeKind>,
-    added: ReadonlyMap<string, ReadonlySet<string>>,
-  ) => Promise<void>,
+  committed: (appended: repo.Appended, known: boolean) => Promise<void>,
 ): Store {
   // Group-committed transactions share one database transaction: its changes are handed on
   // once, and every transaction of the batch waits for that one call.
@@ -102,11 +102,11 @@ export function notifyingStore(
         // too: a caller that retries (ClaimBest after a conflict) then searches a current index.
         outcome = { ok: false, err };
       }
-      const changes = last && repo.appendedIn(last);
-      if (last && changes) {
+      const appended = last && repo.appendedIn(last);
+      if (last && appended) {
         let done = handedOn.get(last);
         if (!done) {
-          done = committed(changes, repo.addedIn(last));
+          done = committed(appended, outcome.ok);
           handedOn.set(last, done);
         }
         await done;

@@ -26,26 +26,29 @@ export interface ChangeRow {
 /** The NOTIFY channel that wakes other processes after a commit that appended changes. */
 export const CHANGES_CHANNEL = "mulligan_resource_changes";
 
-/** What a transaction appended, by handle, so its commit can refresh indexes and wake watchers. */
-const appendedThrough = new WeakMap<Db, Map<string, ChangeKind>>();
-/** Per transaction: providers whose only change was new consumers' rows, and those consumers. */
-const addedThrough = new WeakMap<Db, Map<string, Set<string>>>();
+/** What a transaction appended (see Appended), by handle. */
+const appendedThrough = new WeakMap<Db, Appended>();
 
-/**
- * The providers a transaction appended changes for (with the strongest kind per provider), or
- * undefined if it appended none. watch.ts asks after the commit.
- */
-export function appendedIn(db: Db): ReadonlyMap<string, ChangeKind> | undefined {
-  return appendedThrough.get(db);
+/** What one transaction appended to the log, so its commit can refresh indexes and wake watchers. */
+export interface Appended {
+  /** The providers changed, with the strongest kind per provider. */
+  changes: Map<string, ChangeKind>;
+  /**
+   * Of the providers with a "usage" change, those whose every change in the transaction was a
+   * new consumer's allocations (ClaimBest, a first Claim), with those consumers: the fleet index
+   * then reads just their rows instead of every allocation of the provider.
+   */
+  added: Map<string, Set<string>>;
+  /**
+   * The numbers of the rows appended: once the transaction committed, the fleet index applies
+   * them from `changes` and skips them when it reads the feed.
+   */
+  seqs: number[];
 }
 
-/**
- * Of the providers appendedIn names with a "usage" change, those whose every change in the
- * transaction was a new consumer's allocations (ClaimBest, a first Claim), with those consumers:
- * the fleet index then reads just their rows instead of every allocation of the provider.
- */
-export function addedIn(db: Db): ReadonlyMap<string, ReadonlySet<string>> {
-  return addedThrough.get(db) ?? new Map();
+/** What a transaction appended, or undefined if it appended nothing. watch.ts asks after the commit. */
+export function appendedIn(db: Db): Appended | undefined {
+  return appendedThrough.get(db);
 }
 
 /** What changed: the provider itself, its inventories, or the usage of it (claims). */
@@ -53,7 +56,7 @@ export type ChangeKind = "created" | "updated" | "inventory" | "usage" | "delete
 
 /**
  * Appends one change per provider (each once, in UUID order) inside the caller's transaction.
- * `added`: the change is only the allocations of this new consumer (see addedIn).
+ * `added`: the change is only the allocations of this new consumer (see Appended.added).
  */
 export async function appendChanges(
   store: Store,
@@ -65,13 +68,14 @@ export async function appendChanges(
 ): Promise<void> {
   const providers = [...new Set(providerUuids)].sort();
   if (providers.length === 0) return;
-  await insertChanges(store, db, providers, change, at);
-  noteChanges(db, providers, change, added);
+  const seqs = await insertChanges(store, db, providers, change, at);
+  const { seqs: all } = noteChanges(db, providers, change, added);
+  for (const s of seqs) all.push(s);
 }
 
 /**
  * The 'usage' changes of several new consumers' allocations in one statement (the claim lane's
- * batch): one row per provider, and each consumer remembered for addedIn as appendChanges would.
+ * batch): one row per provider, and each consumer remembered (Appended.added) as appendChanges would.
  */
 export async function appendNewConsumers(
   store: Store,
@@ -82,49 +86,52 @@ export async function appendNewConsumers(
   const all = new Set<string>();
   for (const list of providersOf.values()) for (const p of list) all.add(p);
   if (all.size === 0) return;
-  await insertChanges(store, db, [...all].sort(), "usage", at);
+  const seqs = await insertChanges(store, db, [...all].sort(), "usage", at);
+  let appended: Appended | undefined;
   for (const [consumer, list] of providersOf)
-    noteChanges(db, [...new Set(list)].sort(), "usage", consumer);
+    appended = noteChanges(db, [...new Set(list)].sort(), "usage", consumer);
+  for (const s of seqs) appended?.seqs.push(s);
 }
 
+/** Inserts one row per provider; returns their numbers. */
 async function insertChanges(
   store: Store,
   db: Db,
   providers: readonly string[],
   change: ChangeKind,
   at: string,
-): Promise<void> {
-  if (store.serialCommits)
-    await db
+): Promise<number[]> {
+  if (store.serialCommits) {
+    const rows = await db
       .insertInto("resource_changes")
       .values(providers.map((provider_uuid) => ({ provider_uuid, change, at })))
+      .returning("seq")
       .execute();
+    return rows.map((r) => Number(r.seq));
+  }
   // PostgreSQL: the transaction takes its id (the materialized CTE) before the rows take their
   // numbers, so a reader that saw it neither committed nor running sees only higher numbers.
-  else
-    await sql`
-      WITH me AS MATERIALIZED (SELECT pg_current_xact_id() AS txid)
-      INSERT INTO resource_changes (txid, provider_uuid, change, at)
-      SELECT me.txid, p, ${change}, ${at} FROM me, unnest(${providers}::text[]) AS p`.execute(db);
+  const { rows } = await sql<{ seq: string | number }>`
+    WITH me AS MATERIALIZED (SELECT pg_current_xact_id() AS txid)
+    INSERT INTO resource_changes (txid, provider_uuid, change, at)
+    SELECT me.txid, p, ${change}, ${at} FROM me, unnest(${providers}::text[]) AS p
+    RETURNING seq`.execute(db);
+  return rows.map((r) => Number(r.seq));
 }
 
-/** Remembers what the transaction appended, for appendedIn and addedIn after its commit. */
+/** Remembers what the transaction appended, for appendedIn after its commit. */
 function noteChanges(
   db: Db,
   providers: readonly string[],
   change: ChangeKind,
   added: string | undefined,
-): void {
-  let seen = appendedThrough.get(db);
-  if (!seen) {
-    seen = new Map();
-    appendedThrough.set(db, seen);
+): Appended {
+  let appended = appendedThrough.get(db);
+  if (!appended) {
+    appended = { changes: new Map(), added: new Map(), seqs: [] };
+    appendedThrough.set(db, appended);
   }
-  let adds = addedThrough.get(db);
-  if (!adds) {
-    adds = new Map();
-    addedThrough.set(db, adds);
-  }
+  const { changes: seen, added: adds } = appended;
   for (const p of providers) {
     const before = seen.get(p);
     if (before === undefined || STRENGTH[change] > STRENGTH[before]) seen.set(p, change);
@@ -135,6 +142,7 @@ function noteChanges(
       else adds.set(p, new Set([added]));
     } else adds.delete(p);
   }
+  return appended;
 }
 
 /**
