@@ -31,6 +31,30 @@ test("decodes FindCandidatesResponse as fromBinary: empty, edge cases, random an
   );
 });
 
+test("an answer with more distinct strings than the parser's table: each string is its own", () => {
+  // 12,000 UUIDs and 12,000 names of one length each, every one twice: strings of one length
+  // meet in the table's slots, so a wrong match gives another string's value.
+  const uuids = Array.from(
+    { length: 12_000 },
+    (_, i) => `${String(i).padStart(8, "0")}${"-0000".repeat(3)}-${"0".repeat(12)}`,
+  );
+  const names = uuids.map((_, i) => `host-${String(i).padStart(5, "0")}`);
+  same(
+    bytesOf({
+      candidates: uuids.map((u, i) => ({
+        allocations: [{ providerUuid: u, providerName: names[i], resources: { VCPU: BigInt(i) } }],
+      })),
+      providerSummaries: uuids.map((u, i) => ({
+        providerUuid: u,
+        providerName: names[i],
+        rootUuid: uuids[uuids.length - 1 - i],
+        capabilities: [`CUSTOM_C${i % 997}`, "HW_CPU_X86_AVX2"],
+      })),
+    }),
+    "many distinct strings",
+  );
+});
+
 test("map entries without key or value decode as fromBinary's: empty key, zero", () => {
   // Candidate { Allocation { resources: entry {value 5}, entry {key "A"} } }
   const entryValueOnly = [0x10, 0x05];

@@ -35,9 +35,18 @@ const BYTES = 2;
 /** Field numbers of the messages decoded here (resource.proto). */
 const RESPONSE = { candidates: 1, summaries: 2, explanation: 3 };
 
+/** Strings up to this many bytes are looked up before they are made (see Reader.string). */
+const SHORT = 64;
+/** Slots of the table of strings seen (a power of two; a newer string takes an old one's slot). */
+const SLOTS = 4096;
+
 class Reader {
   pos = 0;
   private readonly bytes: Buffer;
+  /** Strings decoded from this answer, by a hash of their bytes: where they are and the value. */
+  private readonly seen: ({ start: number; end: number; value: string } | undefined)[] = new Array(
+    SLOTS,
+  );
   constructor(data: Uint8Array) {
     this.bytes = Buffer.isBuffer(data)
       ? data
@@ -95,11 +104,30 @@ class Reader {
     return end;
   }
 
+  /**
+   * A string field. An answer repeats the same few thousand strings (provider UUIDs and names,
+   * classes, capabilities) tens of thousands of times: a short one is looked up by its bytes
+   * in a small table of the strings this answer decoded, and made only when it is not there.
+   */
   string(): string {
     const end = this.end();
-    const s = this.bytes.toString("utf8", this.pos, end);
+    const start = this.pos;
     this.pos = end;
-    return s;
+    const length = end - start;
+    if (length > SHORT) return this.bytes.toString("utf8", start, end);
+    const b = this.bytes;
+    let hash = length;
+    for (let i = start; i < end; i++) hash = Math.imul(hash ^ (b[i] as number), 0x01000193);
+    const slot = (hash ^ (hash >>> 15)) & (SLOTS - 1);
+    const known = this.seen[slot];
+    if (known !== undefined && known.end - known.start === length) {
+      let i = 0;
+      while (i < length && b[known.start + i] === b[start + i]) i++;
+      if (i === length) return known.value;
+    }
+    const value = b.toString("utf8", start, end);
+    this.seen[slot] = { start, end, value };
+    return value;
   }
 
   subarray(end: number): Uint8Array {
