@@ -73,6 +73,28 @@ forEachStore(
       executorToken = await s.tokenFor({ role: "executor", project: null, kind: "executor" });
     });
 
+    test("LeaseTasks: wait_seconds 0 answers at once with nothing; unset waits (10 s)", async () => {
+      const ex = server().client(ExecutorService, executorToken);
+      // Nothing is queued yet. A 0 s wait must not fall back to the default wait.
+      const now = await ex.leaseTasks(
+        { hosts: [hostA, hostB], waitSeconds: 0 },
+        { timeoutMs: 5000 },
+      );
+      assert.deepEqual(now.tasks, [], "no task is queued");
+      // Unset: the call is still waiting after a second; it ends when its caller gives up.
+      const abort = new AbortController();
+      let settled = false;
+      const waiting = ex
+        .leaseTasks({ hosts: [hostA, hostB] }, { signal: abort.signal })
+        .finally(() => {
+          settled = true;
+        });
+      await new Promise((r) => setTimeout(r, 1000));
+      assert.equal(settled, false, "an unset wait_seconds answered without waiting");
+      abort.abort();
+      await assert.rejects(waiting);
+    });
+
     test("provision → build on a host → ACTIVE; decommission → teardown → DELETED, claim released", async () => {
       const s = server();
       const machines = s.client(MachineService);

@@ -31,6 +31,8 @@ async function moved(done: Promise<boolean>): Promise<void> {
 
 /** Longest a LeaseTasks call waits for work. */
 export const MAX_LEASE_WAIT_MS = 30_000;
+/** How long a LeaseTasks call that does not say waits for work. */
+export const DEFAULT_LEASE_WAIT_SECONDS = 10;
 /** How often a waiting lease re-reads when nothing in this process woke it. */
 const LEASE_POLL_MS = 1000;
 /** Console text kept per machine. */

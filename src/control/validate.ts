@@ -38,6 +38,7 @@ import type {
 import type { NodeInventory } from "./node-model.js";
 import { MAC } from "./node-validate.js";
 import {
+  DEFAULT_LEASE_WAIT_SECONDS,
   type LeaseInput,
   MAX_CONSOLE_BYTES,
   MAX_LEASE_WAIT_MS,
@@ -272,7 +273,8 @@ export function decodeLeaseTasks(req: LeaseTasksRequest): LeaseInput {
     if (req.hosts.length === 0)
       v.add("hosts", "FIELD_REQUIRED", "must name the hosts this executor runs");
     for (const [i, h] of req.hosts.entries()) v.ref(`hosts[${i}]`, h, true);
-    if (req.waitSeconds < 0 || req.waitSeconds * 1000 > MAX_LEASE_WAIT_MS)
+    const waitSeconds = req.waitSeconds ?? DEFAULT_LEASE_WAIT_SECONDS;
+    if (waitSeconds < 0 || waitSeconds * 1000 > MAX_LEASE_WAIT_MS)
       v.add("wait_seconds", "FIELD_INVALID", `must be between 0 and ${MAX_LEASE_WAIT_MS / 1000}`);
     if (req.maxTasks < 0 || req.maxTasks > 64)
       v.add("max_tasks", "FIELD_INVALID", "must be between 0 and 64");
@@ -283,7 +285,7 @@ export function decodeLeaseTasks(req: LeaseTasksRequest): LeaseInput {
     if (req.conductorGroup !== "") v.name("conductor_group", req.conductorGroup);
     return {
       hosts: req.hosts,
-      waitMs: (req.waitSeconds || 10) * 1000,
+      waitMs: waitSeconds * 1000,
       maxTasks: req.maxTasks || 4,
       consoles,
       conductorGroup: req.conductorGroup,
