@@ -28,6 +28,14 @@ const WORKLOADS: Record<string, { load: () => Promise<Workload>; help: string }>
       "              [--store both|sqlite|postgres] [--hosts 250] [--schedulers 1,2,4,8]\n" +
       "              [--weighers pack,spread,random_top_k] [--fill 95] [--limit 0] [--top-k 10]",
   },
+  floor: {
+    load: () => import("./floor.js") as Promise<Workload>,
+    help:
+      "what a call costs: Health/Check, FindCandidates (limit 1) and ClaimBest on an empty\n" +
+      "              fleet; calls/s, p50/p99 and server and client CPU ms per call\n" +
+      "              [--store sqlite|postgres] [--hosts 100] [--concurrency 8] [--duration-ms 3000]\n" +
+      "              [--calls health,find,claim]",
+  },
   coldstart: {
     load: () => import("./coldstart.js") as Promise<Workload>,
     help:
