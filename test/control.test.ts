@@ -73,7 +73,7 @@ forEachStore(
       executorToken = await s.tokenFor({ role: "executor", project: null, kind: "executor" });
     });
 
-    test("LeaseTasks: wait_seconds 0 answers at once with nothing; unset waits (10 s)", async () => {
+    test("LeaseTasks: wait_seconds 0 answers at once; unset waits; a call its caller left ends", async () => {
       const ex = server().client(ExecutorService, executorToken);
       // Nothing is queued yet. A 0 s wait must not fall back to the default wait.
       const now = await ex.leaseTasks(
@@ -93,6 +93,22 @@ forEachStore(
       assert.equal(settled, false, "an unset wait_seconds answered without waiting");
       abort.abort();
       await assert.rejects(waiting);
+      // The call the executor left ends on the server too: it must not lease the next task
+      // (nobody would run it until the lease lapsed).
+      const s = server();
+      const machines = s.client(MachineService);
+      const m = (
+        await machines.provision({ spec: { name: "left", image: "tiny", groups: groups(1) } })
+      ).machine;
+      assert.ok(m);
+      const host = (await until(s, m.uuid, MachineState.PROVISIONING)).hostUuid;
+      const build = await lease(host, 1);
+      assert.equal(build.deliveries, 1, "a LeaseTasks its caller left took the task");
+      await report(build, { result: { case: "done", value: true } });
+      await until(s, m.uuid, MachineState.ACTIVE);
+      await machines.decommission({ machine: m.uuid });
+      await report(await lease(host), { result: { case: "done", value: true } });
+      await until(s, m.uuid, MachineState.DELETED);
     });
 
     test("provision → build on a host → ACTIVE; decommission → teardown → DELETED, claim released", async () => {

@@ -108,11 +108,12 @@ function contextOf(call: AnyCall, method: DescMethod, options: AdapterOptions) {
     controller.abort(new ConnectError("the operation timed out", Code.DeadlineExceeded));
   const timer = bounded ? setTimeout(expire, Math.max(0, deadlineMs - Date.now())) : undefined;
   // grpc-js enforces the deadline itself and reports it as a cancellation: tell them apart.
-  (call as EventEmitter).once("cancelled", () => {
+  const cancelled = () => {
     if (controller.signal.aborted) return;
     if (bounded && Date.now() >= deadlineMs) expire();
     else controller.abort(new ConnectError("the call was cancelled", Code.Canceled));
-  });
+  };
+  (call as EventEmitter).once("cancelled", cancelled);
   const context: HandlerContext = {
     service: method.parent,
     method,
@@ -126,8 +127,15 @@ function contextOf(call: AnyCall, method: DescMethod, options: AdapterOptions) {
     responseTrailer: new Headers(),
     values: options.contextValues(peerAddress(call.getPeer())),
   };
-  /** The call ended: stop its deadline timer. */
-  const done = () => clearTimeout(timer);
+  /**
+   * The call ended: stop its deadline timer, and stop listening for a cancellation. grpc-js
+   * reports one after every call, answered or not, once it sent the status; aborting then made
+   * an error with a stack and ran the signal's listeners on every call, for no one.
+   */
+  const done = () => {
+    clearTimeout(timer);
+    (call as EventEmitter).removeListener("cancelled", cancelled);
+  };
   return { context, done };
 }
 

@@ -64,6 +64,8 @@ export class GrpcServer {
       "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
       "grpc.max_send_message_length": -1,
       "grpc-node.max_session_memory": SESSION_MEMORY_MB,
+      // Mulligan serves no channelz: grpc-js's per-call bookkeeping for it is work for no one.
+      "grpc.enable_channelz": 0,
     });
     const encoders = new Map<string, (message: unknown) => Uint8Array>();
     for (const s of options.services)
