@@ -19,7 +19,8 @@ import {
   WatchProvidersResponse_Change,
   Weigher,
 } from "../src/gen/mulligan/resource/v1/resource_pb.js";
-import { newUuid } from "../src/platform/ids.js";
+import { newUuid, nowIso } from "../src/platform/ids.js";
+import { appendChanges } from "../src/resource/repo/changes.js";
 import { expectGrpcError, forEachStore } from "./harness.js";
 
 let seq = 0;
@@ -534,6 +535,33 @@ forEachStore("ResourceService claims", (server) => {
     assert.equal(change?.change, WatchProvidersResponse_Change.INVENTORY);
     assert.equal(change?.provider?.uuid, inside.uuid, "the other region's change is not sent");
     assert.equal(change?.provider?.regionName, watched);
+  });
+
+  test("WatchProviders ends ABORTED (WATCH_FELL_BEHIND) when changes it had yet to send were pruned", async () => {
+    const p = await provider(await region());
+    const abort = new AbortController();
+    const stream = res().watchProviders({ providers: [p.uuid] }, { signal: abort.signal });
+    const ended = (async () => {
+      for await (const _ of stream);
+    })();
+    await new Promise((r) => setTimeout(r, 300));
+    // Changes committed and pruned at once, as if the stream had not read for the retention.
+    const store = server().host.store;
+    await store.transaction(async (tx) => {
+      await appendChanges(store, tx, [p.uuid], "updated", nowIso());
+      await appendChanges(store, tx, [p.uuid], "inventory", nowIso());
+      const [newest] = await tx
+        .selectFrom("resource_changes")
+        .select("seq")
+        .orderBy("seq", "desc")
+        .limit(1)
+        .execute();
+      await tx.deleteFrom("resource_changes").where("seq", "<", Number(newest?.seq)).execute();
+    });
+    // A stream that goes on is cancelled after 10 s (and the check below fails on CANCELED).
+    const giveUp = setTimeout(() => abort.abort(), 10_000);
+    await expectGrpcError(ended, Code.Aborted, "WATCH_FELL_BEHIND");
+    clearTimeout(giveUp);
   });
 
   test("bad inputs answer INVALID_ARGUMENT with the field at fault", async () => {

@@ -8,9 +8,9 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import pg from "pg";
 import pino from "pino";
-import { newUuid } from "../src/platform/ids.js";
+import { newUuid, nowIso } from "../src/platform/ids.js";
 import { FleetIndex } from "../src/resource/fleet-index.js";
-import { appendChanges, feedAfter, feedStart } from "../src/resource/repo/changes.js";
+import { appendChanges, feedAfter, feedStart, pruneChanges } from "../src/resource/repo/changes.js";
 import { notifyingStore } from "../src/resource/watch.js";
 import { migrate } from "../src/store/migrate.js";
 import { openStore, type Store } from "../src/store/store.js";
@@ -142,7 +142,75 @@ for (const kind of ["sqlite", "postgres"] as const)
       await fresh?.drop();
     });
 
+    test("pruning keeps the newest change; a reader behind what it deleted is told", async () => {
+      const start = await feedStart(store, store.db);
+      // Three changes written "long ago" (AT is days old: past the retention).
+      await store.transaction((tx) =>
+        appendChanges(store, tx, [newUuid(), newUuid()], "usage", AT),
+      );
+      await store.transaction((tx) => appendChanges(store, tx, [newUuid()], "usage", AT));
+      const read = await feedAfter(store, store.db, start, 100);
+      assert.equal(read.rows.length, 3);
+      assert.equal(read.truncated, false);
+      assert.ok((await pruneChanges(store)) >= 2, "the two older changes are deleted");
+      const newest = read.rows[2]?.seq;
+      const left = await store.db.selectFrom("resource_changes").select("seq").execute();
+      assert.deepEqual(
+        left.map((r) => Number(r.seq)),
+        [newest],
+        "the newest change is kept",
+      );
+      const current = await feedAfter(store, store.db, read.cursor, 100);
+      assert.deepEqual([current.rows.length, current.truncated], [0, false]);
+      const behind = await feedAfter(store, store.db, start, 100);
+      assert.equal(behind.truncated, true, "a reader behind the pruned changes was not told");
+      // A recent change is never pruned.
+      await store.transaction((tx) => appendChanges(store, tx, [newUuid()], "usage", nowIso()));
+      assert.equal(
+        await pruneChanges(store),
+        1,
+        "only the old newest goes once a newer one exists",
+      );
+      assert.equal((await feedAfter(store, store.db, read.cursor, 100)).truncated, false);
+    });
+
+    test("an index that fell behind the pruned log reads the whole fleet again", async () => {
+      const follower = new FleetIndex({ store, logger: pino({ level: "silent" }) });
+      await follower.start();
+      try {
+        // A provider created while the follower does not read the feed; its change is pruned
+        // (a later change is kept), so the feed alone never tells the follower about it.
+        const uuid = newUuid();
+        await store.transaction(async (tx) => {
+          await tx
+            .insertInto("resource_providers")
+            .values({
+              uuid,
+              name: `behind-${uuid}`,
+              region_uuid: newUuid(),
+              parent_uuid: "",
+              root_uuid: uuid,
+              generation: 1,
+              created_at: AT,
+              updated_at: AT,
+            })
+            .execute();
+          await appendChanges(store, tx, [uuid], "created", AT);
+        });
+        await store.transaction((tx) => appendChanges(store, tx, [newUuid()], "usage", AT));
+        assert.ok((await pruneChanges(store)) >= 1);
+        await follower.follow();
+        assert.ok(
+          follower.providers.has(uuid),
+          "the follower missed a provider the pruned log held",
+        );
+      } finally {
+        await follower.close();
+      }
+    });
+
     test("the feed skips the rows a commit of this process applied, not another's", async () => {
+      await index.follow(); // catch up with what the tests before wrote and pruned
       await own.transaction((tx) => appendChanges(own, tx, [newUuid()], "usage", AT));
       const before = index.rounds;
       // A poll reads that row: it was applied by the commit's own refresh.

@@ -14,7 +14,7 @@ import { NodeService } from "../gen/mulligan/control/v1/node_pb.js";
 import type { ResourceService } from "../gen/mulligan/resource/v1/resource_pb.js";
 import type { ProjectDirectory, RegionDirectory } from "../platform/directory.js";
 import type { ServiceDeps, ServiceModule } from "../platform/service-module.js";
-import { pruneRequestLog } from "../store/request-log.js";
+import { PRUNE_INTERVAL_MS, pruneRequestLog } from "../store/request-log.js";
 import { type ControlDeps, type ControlSettings, DEFAULT_CONTROL_SETTINGS } from "./deps.js";
 import { CredentialBox } from "./node-credentials.js";
 import { resourceNodeProviders } from "./node-provider.js";
@@ -26,7 +26,6 @@ import { Scheduler } from "./scheduler.js";
 import { executorService, imageService, machineService } from "./service.js";
 import { Signal } from "./signal.js";
 
-const PRUNE_INTERVAL_MS = 3600 * 1000;
 /** How often every node's provider is published again (repairs a sync that failed). */
 const NODE_SYNC_INTERVAL_MS = 60_000;
 

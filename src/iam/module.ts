@@ -9,7 +9,7 @@ import type { Caller } from "../platform/caller.js";
 import type { IdentityProvider, ProjectDirectory, ProjectRef } from "../platform/directory.js";
 import type { ServiceDeps, ServiceModule } from "../platform/service-module.js";
 import type { KeySource, VerificationKey } from "../platform/tokens.js";
-import { pruneRequestLog } from "../store/request-log.js";
+import { PRUNE_INTERVAL_MS, pruneRequestLog } from "../store/request-log.js";
 import type { Store } from "../store/store.js";
 import { iamPolicy } from "./policy.js";
 import * as repo from "./repo.js";
@@ -18,7 +18,6 @@ import { identityService } from "./service.js";
 import { publishedKeys } from "./signing-keys.js";
 
 /** How often old request-log records are deleted. */
-const PRUNE_INTERVAL_MS = 3600 * 1000;
 
 /** Published keys read straight from the iam tables. */
 export function localKeySource(store: Store): KeySource {

@@ -7,7 +7,7 @@ import type { ConnectRouter } from "@connectrpc/connect";
 import { MetadataService } from "../gen/mulligan/meta/v1/meta_pb.js";
 import type { ProjectDirectory, RegionDirectory } from "../platform/directory.js";
 import type { ServiceDeps, ServiceModule } from "../platform/service-module.js";
-import { pruneRequestLog } from "../store/request-log.js";
+import { PRUNE_INTERVAL_MS, pruneRequestLog } from "../store/request-log.js";
 import { metaPolicy } from "./policy.js";
 import { localRegionDirectory } from "./region-directory.js";
 import { metadataService } from "./service.js";
@@ -16,7 +16,6 @@ import { metadataService } from "./service.js";
 export { type CreateRegionInput, createFirstRegion, createRegion } from "./regions.js";
 
 /** How often old request-log records are deleted. */
-const PRUNE_INTERVAL_MS = 3600 * 1000;
 
 /** The meta part for a host process, with the region directory co-hosted parts use. */
 export function createMetaModule(

@@ -49,6 +49,7 @@ import {
   loadConsumerAllocationRows,
   loadGroupRows,
   loadProviderRows,
+  loadProviderUuids,
 } from "./repo/claims.js";
 import {
   allocationRecord,
@@ -462,9 +463,11 @@ export class FleetIndex implements Snapshot, SnapshotSource, ChangeJournal {
     const usageSet = new Set(usage);
     let cursor = this.cursor;
     let fed = false;
+    let truncated = false;
     if (feed) {
       for (;;) {
         const batch = await feedAfter(store, db, cursor, FEED_BATCH);
+        truncated ||= batch.truncated;
         for (const row of batch.rows) {
           if (this.applied.has(row.seq)) continue;
           if (row.change === "usage") usageSet.add(row.provider_uuid);
@@ -475,6 +478,13 @@ export class FleetIndex implements Snapshot, SnapshotSource, ChangeJournal {
         if (!batch.more) break;
       }
       for (const seq of this.applied) if (seq <= cursor.seq) this.applied.delete(seq);
+    }
+    if (truncated) {
+      // Changes this index never read were pruned (it fell behind the log's retention): read
+      // every provider again, those it holds and those in the database.
+      this.options.logger.warn("fleet index: fell behind the change log, reading the whole fleet");
+      for (const u of this.providers.keys()) fullSet.add(u);
+      for (const u of await loadProviderUuids(db)) fullSet.add(u);
     }
     for (const u of fullSet) usageSet.delete(u);
     for (const u of [...fullSet, ...usageSet]) added.delete(u);
@@ -492,8 +502,11 @@ export class FleetIndex implements Snapshot, SnapshotSource, ChangeJournal {
       loadAllocationRows(db, [...fullList, ...usageSet], now),
       loadConsumerAllocationRows(db, [...newConsumers], now),
     ]);
+    // Groups are read when first met, and all of them again after a truncated feed.
     const unknownGroups = [
-      ...new Set(rows.memberships.map((m) => m.group_uuid).filter((g) => !this.groups.has(g))),
+      ...new Set(
+        rows.memberships.map((m) => m.group_uuid).filter((g) => truncated || !this.groups.has(g)),
+      ),
     ];
     const groupRows = await loadGroupRows(db, unknownGroups);
     // Apply in one synchronous step.

@@ -8,9 +8,10 @@ import { ResourceService } from "../gen/mulligan/resource/v1/resource_pb.js";
 import type { ProjectDirectory, RegionDirectory } from "../platform/directory.js";
 import type { ServiceDeps, ServiceModule } from "../platform/service-module.js";
 import { groupCommitStore } from "../store/group-commit.js";
+import { PRUNE_INTERVAL_MS, pruneRequestLog } from "../store/request-log.js";
 import { FleetIndex } from "./fleet-index.js";
 import { resourcePolicy } from "./policy.js";
-import { CHANGES_CHANNEL } from "./repo/changes.js";
+import { CHANGES_CHANNEL, pruneChanges } from "./repo/changes.js";
 import { resourceService } from "./service.js";
 import { ChangeNotifier, coalescedNotify, notifyingStore } from "./watch.js";
 import { findCandidatesEncoder } from "./wire-encode.js";
@@ -44,6 +45,7 @@ export function createResourceModule(base: ResourceDeps): ServiceModule {
     publish();
   });
   const runtime: ResourceRuntime = { ...base, store, notifier, index };
+  let prune: NodeJS.Timeout | undefined;
   return {
     part: "resource",
     services: [
@@ -52,6 +54,13 @@ export function createResourceModule(base: ResourceDeps): ServiceModule {
     async start() {
       const started = performance.now();
       await index.start();
+      // The claims' request log and the change log would otherwise grow without end.
+      prune = setInterval(() => {
+        Promise.all([pruneRequestLog(base.store, "resource_requests"), pruneChanges(base.store)])
+          .then(([, changes]) => base.logger.debug({ changes }, "resource logs pruned"))
+          .catch((err) => base.logger.warn({ err }, "resource log prune failed"));
+      }, PRUNE_INTERVAL_MS);
+      prune.unref();
       base.logger.info(
         {
           providers: index.providers.size,
@@ -63,6 +72,9 @@ export function createResourceModule(base: ResourceDeps): ServiceModule {
     register(router: ConnectRouter) {
       router.service(ResourceService, resourceService(runtime));
     },
-    close: () => index.close(),
+    close: () => {
+      clearInterval(prune);
+      return index.close();
+    },
   };
 }

@@ -174,6 +174,13 @@ export async function* watchProviders(
   let cursor = await repo.feedStart(deps.store, db);
   while (!signal.aborted) {
     const batch = await repo.feedAfter(deps.store, db, cursor, BATCH);
+    // The stream fell behind the log's retention: changes it never sent are gone.
+    if (batch.truncated)
+      throw new MulliganError(
+        "ABORTED",
+        "WATCH_FELL_BEHIND",
+        "this watch fell more than the change log's retention behind; read the providers again and watch anew",
+      );
     cursor = batch.cursor;
     if (batch.rows.length === 0) {
       await deps.notifier.wait(POLL_MS, signal);

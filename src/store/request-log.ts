@@ -49,6 +49,8 @@ export async function createRequestLogTable(
 
 /** Records are kept this long; a retry after that runs the request again. */
 export const REQUEST_LOG_RETENTION_MS = 24 * 3600 * 1000;
+/** How often each part prunes what it keeps for a while (request logs, the change log). */
+export const PRUNE_INTERVAL_MS = 3600 * 1000;
 
 export interface IdempotencyKey {
   table: RequestLogTableName;

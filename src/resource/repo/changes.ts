@@ -190,7 +190,47 @@ export interface FeedBatch {
   cursor: FeedCursor;
   /** More rows are waiting (the batch was full): read again at once. */
   more: boolean;
+  /**
+   * Rows after the cursor were pruned before this reader read them (it fell more than
+   * CHANGE_LOG_RETENTION_MS behind): what it holds may be stale in ways the feed no longer
+   * says. Seen when no row numbered at or below the cursor's next is left (pruneChanges
+   * always keeps the newest); a gap in the numbers just there (a rolled-back PostgreSQL
+   * transaction) also says so, which costs the reader a full read, never a missed change.
+   */
+  truncated: boolean;
 }
+
+/** Changes are kept this long; a reader further behind must read everything again. */
+export const CHANGE_LOG_RETENTION_MS = 3600 * 1000;
+
+/**
+ * Deletes the changes up to the last one older than `retentionMs`, in number order (a prefix
+ * of the log, so a reader behind it can tell: FeedBatch.truncated), always keeping the newest
+ * row. Returns how many went.
+ */
+export async function pruneChanges(
+  store: Store,
+  retentionMs = CHANGE_LOG_RETENTION_MS,
+): Promise<number> {
+  const cutoff = new Date(Date.now() - retentionMs).toISOString();
+  const result = await store.db
+    .deleteFrom("resource_changes")
+    .where("seq", "<=", (eb) =>
+      eb
+        .selectFrom("resource_changes")
+        .where("at", "<", cutoff)
+        .select((e) => e.fn.max("seq").as("old")),
+    )
+    .where("seq", "<", (eb) =>
+      eb.selectFrom("resource_changes").select((e) => e.fn.max("seq").as("newest")),
+    )
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
+}
+
+/** Whether rows after `cursor` were pruned, given the lowest number left (null: none). */
+const prunedAfter = (cursor: FeedCursor, lowest: number | null) =>
+  lowest !== null && lowest > cursor.seq + 1;
 
 /**
  * Reads the changes committed since `cursor`: up to `limit` rows numbered after it, plus every
@@ -216,11 +256,17 @@ export async function feedAfter(
       .orderBy("seq")
       .limit(limit)
       .execute();
+    // After the rows: a prune in between can only make this say "truncated" needlessly.
+    const lowest = await db
+      .selectFrom("resource_changes")
+      .select((eb) => eb.fn.min("seq").as("seq"))
+      .executeTakeFirst();
     const last = rows.at(-1);
     return {
       rows,
       cursor: last ? { seq: last.seq, running: [] } : cursor,
       more: rows.length === limit,
+      truncated: prunedAfter(cursor, lowest?.seq == null ? null : Number(lowest.seq)),
     };
   }
   // One statement, one snapshot: the late rows of transactions running at the last read, the
@@ -241,15 +287,18 @@ export async function feedAfter(
       SELECT 1 AS part, seq, provider_uuid, change, at, NULL::text[] AS running
         FROM resource_changes WHERE seq > ${cursor.seq} ORDER BY seq LIMIT ${limit}) later
     UNION ALL
-    SELECT 2 AS part, NULL, NULL, NULL, NULL,
+    SELECT 2 AS part, (SELECT min(seq) FROM resource_changes), NULL, NULL, NULL,
            ARRAY(SELECT pg_snapshot_xip(pg_current_snapshot())::text)`.execute(db);
   const out: ChangeRow[] = [];
   let seq = cursor.seq;
   let later = 0;
   let running: readonly string[] = cursor.running;
+  let lowest: number | null = null;
   for (const r of rows) {
     if (r.part === 2) {
+      // This row carries who is running and the lowest number left.
       running = r.running ?? [];
+      lowest = r.seq === null ? null : Number(r.seq);
       continue;
     }
     const n = Number(r.seq);
@@ -260,5 +309,10 @@ export async function feedAfter(
     out.push({ seq: n, provider_uuid: r.provider_uuid, change: r.change, at: r.at });
   }
   out.sort((a, b) => a.seq - b.seq);
-  return { rows: out, cursor: { seq, running }, more: later === limit };
+  return {
+    rows: out,
+    cursor: { seq, running },
+    more: later === limit,
+    truncated: prunedAfter(cursor, lowest),
+  };
 }

@@ -55,6 +55,12 @@ async function chunked<T>(
   return out;
 }
 
+/** The UUID of every provider. */
+export async function loadProviderUuids(db: Db): Promise<string[]> {
+  const rows = await db.selectFrom("resource_providers").select("uuid").execute();
+  return rows.map((r) => r.uuid);
+}
+
 /** The snapshot rows of some providers (the index's refresh of changed providers). */
 export async function loadProviderRows(db: Db, uuids: readonly string[]) {
   const [providers, inventories, capabilities, memberships] = await Promise.all([
