@@ -389,3 +389,63 @@ test("the KVM probe's guest runs under TCG, and no usable /dev/kvm means no KVM"
   assert.equal(driver.accel, "tcg");
   await driver.close();
 });
+
+/**
+ * A qemu-system-x86_64 whose KVM fails (as on hosts where KVM runs the probe's tiny guest but
+ * not a kernel): it exits when asked for KVM and runs the real QEMU otherwise.
+ */
+async function qemuWithBrokenKvm(): Promise<string> {
+  const path = join(stateDir, "qemu-broken-kvm.sh");
+  const script = [
+    "#!/bin/sh",
+    'for a in "$@"; do [ "$a" = kvm ] && { echo "KVM internal error (test)" >&2; exit 1; }; done',
+    'exec qemu-system-x86_64 "$@"',
+  ];
+  await writeFile(path, `${script.join("\n")}\n`);
+  await chmod(path, 0o755);
+  return path;
+}
+
+test("auto: a guest KVM fails is started again under TCG; KVM goes only if TCG boots it", async () => {
+  const qemuBinary = await qemuWithBrokenKvm();
+  const driver = await QemuDriver.create({
+    stateDir,
+    accel: "auto",
+    probeKvm: async () => true,
+    qemuBinary,
+    shutdownGraceMs: 500,
+  });
+  assert.equal(driver.accel, "kvm", "the probe said KVM works");
+  // A guest that boots under neither: the image's fault, not KVM's, so KVM stays.
+  const never = spec({ bootMarker: "NEVER_PRINTED_BY_THIS_GUEST" });
+  await assert.rejects(driver.create(never, { bootTimeoutMs: 3_000 }), (err) => {
+    assert.ok(err instanceof GuestError, String(err));
+    assert.equal(err.reason, "BOOT_TIMEOUT", "the TCG attempt's failure is the answer");
+    return true;
+  });
+  assert.equal(driver.accel, "kvm", "a guest TCG cannot boot either says nothing about KVM");
+  await driver.destroy(never.uuid);
+  // A good guest: KVM fails it, TCG boots it, and KVM is not used again.
+  const steps: string[] = [];
+  const s = spec();
+  const state = await driver.create(s, {
+    bootTimeoutMs: BOOT_TIMEOUT_MS,
+    onProgress: (p) => steps.push(p.message),
+  });
+  assert.equal(state.power, "running");
+  assert.ok(
+    steps.some((m) => m.includes("starting it under TCG")),
+    `no fallback in ${JSON.stringify(steps)}`,
+  );
+  assert.equal(driver.accel, "tcg", "KVM failed a guest TCG booted");
+  const next = spec();
+  const nextSteps: string[] = [];
+  await driver.create(next, {
+    bootTimeoutMs: BOOT_TIMEOUT_MS,
+    onProgress: (p) => nextSteps.push(p.message),
+  });
+  assert.ok(nextSteps.includes("starting QEMU (tcg)"), JSON.stringify(nextSteps));
+  await driver.destroy(s.uuid);
+  await driver.destroy(next.uuid);
+  await driver.close();
+});

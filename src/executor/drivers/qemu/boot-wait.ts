@@ -21,7 +21,7 @@ export interface BootWait {
   marker: RegExp;
   timeoutMs: number;
   signal?: AbortSignal;
-  /** False once the guest's process is gone (then waiting is pointless). */
+  /** False once the guest's process is gone or stopped for good (then waiting is pointless). */
   isAlive: () => Promise<boolean>;
   /** Text of the console to quote in errors. */
   consoleTail: () => Promise<string>;
@@ -59,7 +59,7 @@ export async function waitForBootMarker(w: BootWait): Promise<void> {
       throw new GuestError(
         BOOT_STEP,
         "GUEST_EXITED",
-        `the guest exited before its boot marker /${w.marker.source}/ showed; console: ${lastLines(await w.consoleTail())}`,
+        `the guest stopped before its boot marker /${w.marker.source}/ showed; console: ${lastLines(await w.consoleTail())}`,
         false,
       );
     }

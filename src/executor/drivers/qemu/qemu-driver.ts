@@ -9,7 +9,13 @@
  */
 import { access, mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import pino, { type Logger } from "pino";
-import type { GuestProgress, GuestSpec, GuestState, VmDriver } from "../vm-driver.js";
+import {
+  GuestError,
+  type GuestProgress,
+  type GuestSpec,
+  type GuestState,
+  type VmDriver,
+} from "../vm-driver.js";
 import { BOOT_STEP, parseBootMarker, waitForBootMarker } from "./boot-wait.js";
 import { buildConfigDrive, CONFIG_DRIVE_STEP } from "./config-drive.js";
 import { DISK_STEP, ensureDisk } from "./guest-disk.js";
@@ -35,6 +41,9 @@ const POWER_EVENTS: Readonly<Record<string, GuestState["power"]>> = {
   RESET: "running",
 };
 
+/** QMP run states of a guest that will not go on by itself. */
+const STOPPED_FOR_GOOD = new Set(["internal-error", "guest-panicked", "shutdown"]);
+
 export class QemuDriver implements VmDriver {
   private readonly watchers = new Set<(state: GuestState) => void>();
   /** Held QMP connections by guest, while someone watches. */
@@ -45,8 +54,15 @@ export class QemuDriver implements VmDriver {
 
   private constructor(
     private readonly options: ResolvedOptions,
-    /** The accelerator every guest of this driver runs with. */
-    readonly accel: Accel,
+    /** The accelerator the next guest starts with. */
+    public accel: Accel,
+    /**
+     * "auto" chose KVM after its probe. The probe's guest is tiny: a host can run it under KVM
+     * and still fail a real kernel (measured here: Linux hangs in its real-mode setup, or KVM
+     * stops the guest with an internal error). A guest that fails to start or boot under such a
+     * KVM is started again under TCG; if TCG boots it, KVM is not used again.
+     */
+    private kvmOnTrial: boolean,
     logger: Logger | undefined,
   ) {
     this.logger = logger ?? pino({ enabled: false });
@@ -58,10 +74,16 @@ export class QemuDriver implements VmDriver {
     await mkdir(resolved.stateDir, { recursive: true, mode: 0o700 });
     let accel: Accel = options.accel === "kvm" ? "kvm" : "tcg";
     if (options.accel === "auto") {
-      accel = (await probeKvm({ qemuBinary: resolved.qemuBinary })) ? "kvm" : "tcg";
+      const probe = options.probeKvm ?? (() => probeKvm({ qemuBinary: resolved.qemuBinary }));
+      accel = (await probe()) ? "kvm" : "tcg";
     }
     options.logger?.info({ accel, stateDir: resolved.stateDir }, "qemu driver ready");
-    return new QemuDriver(resolved, accel, options.logger);
+    return new QemuDriver(
+      resolved,
+      accel,
+      options.accel === "auto" && accel === "kvm",
+      options.logger,
+    );
   }
 
   async create(
@@ -80,10 +102,51 @@ export class QemuDriver implements VmDriver {
     const signal = options.signal;
     signal?.throwIfAborted();
     const marker = parseBootMarker(spec.bootMarker);
-    let pid = await this.adoptablePid(files, spec.uuid);
-    if (pid !== undefined) {
-      progress(START_STEP, `adopted the running guest (pid ${pid})`);
-    } else {
+    const pid = await this.adoptablePid(files, spec.uuid);
+    if (pid !== undefined) progress(START_STEP, `adopted the running guest (pid ${pid})`);
+    const accel = this.accel;
+    try {
+      return await this.startAndBoot(spec, files, marker, pid, accel, options, progress);
+    } catch (error) {
+      if (!this.kvmOnTrial || accel !== "kvm" || pid !== undefined || signal?.aborted) throw error;
+      if (!(error instanceof GuestError) || ![START_STEP, BOOT_STEP].includes(error.step))
+        throw error;
+      // KVM passed its probe but not this guest: try TCG, which decides whose fault it was.
+      this.logger.warn({ uuid: spec.uuid, err: error }, "KVM did not boot a guest: trying TCG");
+      progress(START_STEP, `KVM did not boot the guest (${error.reason}): starting it under TCG`);
+      const left = await livePid(files, spec.uuid);
+      if (left !== undefined) await killAndWait(left, spec.uuid);
+      await rm(files.consoleLog, { force: true });
+      const booted = await this.startAndBoot(
+        spec,
+        files,
+        marker,
+        undefined,
+        "tcg",
+        options,
+        progress,
+      );
+      // TCG booted what KVM did not: KVM is not used again by this driver.
+      this.kvmOnTrial = false;
+      this.accel = "tcg";
+      this.logger.warn("KVM failed a guest that TCG booted: using TCG from now on");
+      return booted;
+    }
+  }
+
+  /** Starts the guest (unless `running` is its adopted pid) and waits for its boot marker. */
+  private async startAndBoot(
+    spec: GuestSpec,
+    files: GuestFiles,
+    marker: RegExp,
+    running: number | undefined,
+    accel: Accel,
+    options: { bootTimeoutMs: number; signal?: AbortSignal },
+    progress: (step: string, message: string) => void,
+  ): Promise<GuestState> {
+    const signal = options.signal;
+    let pid = running;
+    if (pid === undefined) {
       await mkdir(files.dir, { recursive: true, mode: 0o700 });
       await writeFile(files.specJson, `${JSON.stringify(spec, null, 2)}\n`, { mode: 0o600 });
       // Two independent tools: run them side by side (each is a process start).
@@ -96,28 +159,40 @@ export class QemuDriver implements VmDriver {
         ),
       ]);
       signal?.throwIfAborted();
-      const args = qemuArgs(spec, files, this.accel);
+      const args = qemuArgs(spec, files, accel);
       // The guest's power-on: what follows until the boot marker is the guest's own boot.
-      progress(START_STEP, `starting QEMU (${this.accel})`);
+      progress(START_STEP, `starting QEMU (${accel})`);
       pid = await startQemu(this.options.qemuBinary, args, files, spec.uuid, () =>
         this.withQmp(spec.uuid, (qmp) => qmp.execute("query-status", undefined, 1_000)),
       );
-      progress(START_STEP, `started QEMU (pid ${pid}, ${this.accel})`);
+      progress(START_STEP, `started QEMU (pid ${pid}, ${accel})`);
     }
-    const running = pid;
+    const live = pid;
+    // A guest QEMU stopped for good (KVM's internal error, a panic) will not boot: ask QMP at
+    // most once a second while waiting, rather than wait out the whole boot timeout.
+    let asked = 0;
+    const isAlive = async () => {
+      if (!(await isQemuOf(live, spec.uuid))) return false;
+      if (Date.now() - asked < 1_000) return true;
+      asked = Date.now();
+      const status = await this.withQmp(spec.uuid, (qmp) =>
+        qmp.execute<{ status: string }>("query-status", undefined, 1_000),
+      ).catch(() => undefined);
+      return status === undefined || !STOPPED_FOR_GOOD.has(status.status);
+    };
     progress(BOOT_STEP, `waiting for /${spec.bootMarker}/ on the console`);
     await waitForBootMarker({
       consoleLog: files.consoleLog,
       marker,
       timeoutMs: options.bootTimeoutMs,
       ...(signal ? { signal } : {}),
-      isAlive: () => isQemuOf(running, spec.uuid),
+      isAlive,
       consoleTail: async () =>
         `${await tailFile(files.consoleLog, 2048)}\n${await tailFile(files.qemuLog, 1024)}`,
     });
     progress(BOOT_STEP, "booted");
     if (this.watchers.size > 0) void this.connection(spec.uuid).catch(() => {});
-    return { uuid: spec.uuid, power: "running", pid: running };
+    return { uuid: spec.uuid, power: "running", pid: live };
   }
 
   async destroy(uuid: string): Promise<void> {

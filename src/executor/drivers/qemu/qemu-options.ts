@@ -13,14 +13,19 @@ export interface QemuDriverOptions {
   qemuBinary?: string;
   qemuImg?: string;
   genisoimage?: string;
-  /** "auto" uses KVM only when probeKvm proves it works; TCG is the default. */
+  /**
+   * "auto" uses KVM only when probeKvm proves it works (and drops it for TCG if it then fails a
+   * guest that TCG boots); TCG is the default.
+   */
   accel?: "tcg" | "kvm" | "auto";
+  /** What "auto" asks whether KVM works (default: probeKvm). */
+  probeKvm?: () => Promise<boolean>;
   logger?: Logger;
   shutdownGraceMs?: number;
 }
 
 /** The options the driver runs with, every default filled in. */
-export type ResolvedOptions = Required<Omit<QemuDriverOptions, "logger" | "accel">>;
+export type ResolvedOptions = Required<Omit<QemuDriverOptions, "logger" | "accel" | "probeKvm">>;
 
 export function resolveOptions(options: QemuDriverOptions): ResolvedOptions {
   return {
