@@ -11,7 +11,7 @@ import type { Principal } from "../src/platform/principal.js";
 import type { ClaimResult, ClaimWrite } from "../src/resource/allocations.js";
 import { claimLane } from "../src/resource/claim-lane.js";
 import { idempotencyKey } from "../src/store/request-log.js";
-import { migratedStore, STORE_KINDS } from "./harness.js";
+import { bareProviderRow, migratedStore, STORE_KINDS } from "./harness.js";
 
 const AT = "2026-12-06T00:00:00.000Z";
 const PROJECT = "p-open";
@@ -59,16 +59,7 @@ for (const kind of STORE_KINDS) {
       ] as const) {
         await stores()
           .base.db.insertInto("resource_providers")
-          .values({
-            uuid,
-            name: `host-${uuid}`,
-            region_uuid: "r",
-            parent_uuid: "",
-            root_uuid: uuid,
-            generation: 1,
-            created_at: AT,
-            updated_at: AT,
-          })
+          .values(bareProviderRow(uuid, `host-${uuid}`, AT))
           .execute();
         await stores()
           .base.db.insertInto("resource_inventories")

@@ -82,6 +82,23 @@ export async function freshStore(kind: StoreKind): Promise<FreshStore> {
 }
 
 /**
+ * A root provider's row as tests write it straight into a store (no inventories, no region
+ * record): for what must be there without going through the API.
+ */
+export function bareProviderRow(uuid: string, name: string, at: string, regionUuid = "r") {
+  return {
+    uuid,
+    name,
+    region_uuid: regionUuid,
+    parent_uuid: "",
+    root_uuid: uuid,
+    generation: 1,
+    created_at: at,
+    updated_at: at,
+  };
+}
+
+/**
  * Inside a describe: a fresh, migrated store of the kind (`base`, at `url`) and its
  * group-committed wrapper (`store`), opened before the suite and dropped after it, for suites below the API.
  */

@@ -14,7 +14,7 @@ import { appendChanges, feedAfter, feedStart, pruneChanges } from "../src/resour
 import { notifyingStore } from "../src/resource/watch.js";
 import { migrate } from "../src/store/migrate.js";
 import { openStore, type Store } from "../src/store/store.js";
-import { type FreshStore, freshStore, PG_ADMIN_URL } from "./harness.js";
+import { bareProviderRow, type FreshStore, freshStore, PG_ADMIN_URL } from "./harness.js";
 
 const AT = "2026-12-03T00:00:00.000Z";
 
@@ -184,16 +184,7 @@ for (const kind of ["sqlite", "postgres"] as const)
         await store.transaction(async (tx) => {
           await tx
             .insertInto("resource_providers")
-            .values({
-              uuid,
-              name: `behind-${uuid}`,
-              region_uuid: newUuid(),
-              parent_uuid: "",
-              root_uuid: uuid,
-              generation: 1,
-              created_at: AT,
-              updated_at: AT,
-            })
+            .values(bareProviderRow(uuid, `behind-${uuid}`, AT))
             .execute();
           await appendChanges(store, tx, [uuid], "created", AT);
         });
