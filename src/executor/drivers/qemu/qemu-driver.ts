@@ -116,7 +116,8 @@ export class QemuDriver implements VmDriver {
       progress(START_STEP, `KVM did not boot the guest (${error.reason}): starting it under TCG`);
       const left = await livePid(files, spec.uuid);
       if (left !== undefined) await killAndWait(left, spec.uuid);
-      await rm(files.consoleLog, { force: true });
+      // A fresh start: the failed boot may have written to its disk (first-boot markers).
+      await Promise.all([files.consoleLog, files.disk].map((f) => rm(f, { force: true })));
       const booted = await this.startAndBoot(
         spec,
         files,
