@@ -14,7 +14,7 @@ import { NodeService } from "../gen/mulligan/control/v1/node_pb.js";
 import type { ResourceService } from "../gen/mulligan/resource/v1/resource_pb.js";
 import type { ProjectDirectory, RegionDirectory } from "../platform/directory.js";
 import type { ServiceDeps, ServiceModule } from "../platform/service-module.js";
-import { PRUNE_INTERVAL_MS, pruneRequestLog } from "../store/request-log.js";
+import { prunePeriodically, pruneRequestLog } from "../store/request-log.js";
 import { type ControlDeps, type ControlSettings, DEFAULT_CONTROL_SETTINGS } from "./deps.js";
 import { CredentialBox } from "./node-credentials.js";
 import { resourceNodeProviders } from "./node-provider.js";
@@ -64,12 +64,9 @@ export function createControlModule(base: ControlModuleDeps): ServiceModule {
     ],
     async start() {
       scheduler.start();
-      prune = setInterval(() => {
-        pruneRequestLog(base.store, "control_requests").catch((err) =>
-          base.logger.warn({ err }, "request log prune failed"),
-        );
-      }, PRUNE_INTERVAL_MS);
-      prune.unref();
+      prune = prunePeriodically(base.logger, "request log", () =>
+        pruneRequestLog(base.store, "control_requests"),
+      );
       nodeSync = setInterval(() => {
         syncAllProviders(deps).catch((err) =>
           base.logger.warn({ err }, "node provider sweep failed"),

@@ -9,15 +9,13 @@ import type { Caller } from "../platform/caller.js";
 import type { IdentityProvider, ProjectDirectory, ProjectRef } from "../platform/directory.js";
 import type { ServiceDeps, ServiceModule } from "../platform/service-module.js";
 import type { KeySource, VerificationKey } from "../platform/tokens.js";
-import { PRUNE_INTERVAL_MS, pruneRequestLog } from "../store/request-log.js";
+import { prunePeriodically, pruneRequestLog } from "../store/request-log.js";
 import type { Store } from "../store/store.js";
 import { iamPolicy } from "./policy.js";
 import * as repo from "./repo.js";
 import { inScope, visibleScope } from "./scope.js";
 import { identityService } from "./service.js";
 import { publishedKeys } from "./signing-keys.js";
-
-/** How often old request-log records are deleted. */
 
 /** Published keys read straight from the iam tables. */
 export function localKeySource(store: Store): KeySource {
@@ -55,12 +53,9 @@ export function localProjectDirectory(store: Store): ProjectDirectory {
 
 /** The iam part for a host process. */
 export function createIamModule(deps: ServiceDeps): ServiceModule & { identity: IdentityProvider } {
-  const prune = setInterval(() => {
-    pruneRequestLog(deps.store, "iam_requests").catch((err) =>
-      deps.logger.warn({ err }, "request log prune failed"),
-    );
-  }, PRUNE_INTERVAL_MS);
-  prune.unref();
+  const prune = prunePeriodically(deps.logger, "request log", () =>
+    pruneRequestLog(deps.store, "iam_requests"),
+  );
   return {
     part: "iam",
     services: [{ desc: IdentityService, policy: iamPolicy }],

@@ -7,7 +7,7 @@ import type { ConnectRouter } from "@connectrpc/connect";
 import { MetadataService } from "../gen/mulligan/meta/v1/meta_pb.js";
 import type { ProjectDirectory, RegionDirectory } from "../platform/directory.js";
 import type { ServiceDeps, ServiceModule } from "../platform/service-module.js";
-import { PRUNE_INTERVAL_MS, pruneRequestLog } from "../store/request-log.js";
+import { prunePeriodically, pruneRequestLog } from "../store/request-log.js";
 import { metaPolicy } from "./policy.js";
 import { localRegionDirectory } from "./region-directory.js";
 import { metadataService } from "./service.js";
@@ -15,18 +15,13 @@ import { metadataService } from "./service.js";
 /** Region creation without a server, for the CLI's offline bootstrap. */
 export { type CreateRegionInput, createFirstRegion, createRegion } from "./regions.js";
 
-/** How often old request-log records are deleted. */
-
 /** The meta part for a host process, with the region directory co-hosted parts use. */
 export function createMetaModule(
   deps: ServiceDeps & { projects: ProjectDirectory },
 ): ServiceModule & { regions: RegionDirectory } {
-  const prune = setInterval(() => {
-    pruneRequestLog(deps.store, "meta_requests").catch((err) =>
-      deps.logger.warn({ err }, "request log prune failed"),
-    );
-  }, PRUNE_INTERVAL_MS);
-  prune.unref();
+  const prune = prunePeriodically(deps.logger, "request log", () =>
+    pruneRequestLog(deps.store, "meta_requests"),
+  );
   return {
     part: "meta",
     services: [{ desc: MetadataService, policy: metaPolicy }],

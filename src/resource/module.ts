@@ -8,7 +8,7 @@ import { ResourceService } from "../gen/mulligan/resource/v1/resource_pb.js";
 import type { ProjectDirectory, RegionDirectory } from "../platform/directory.js";
 import type { ServiceDeps, ServiceModule } from "../platform/service-module.js";
 import { groupCommitStore } from "../store/group-commit.js";
-import { PRUNE_INTERVAL_MS, pruneRequestLog } from "../store/request-log.js";
+import { prunePeriodically, pruneRequestLog } from "../store/request-log.js";
 import { FleetIndex } from "./fleet-index.js";
 import { resourcePolicy } from "./policy.js";
 import { CHANGES_CHANNEL, pruneChanges } from "./repo/changes.js";
@@ -55,12 +55,13 @@ export function createResourceModule(base: ResourceDeps): ServiceModule {
       const started = performance.now();
       await index.start();
       // The claims' request log and the change log would otherwise grow without end.
-      prune = setInterval(() => {
-        Promise.all([pruneRequestLog(base.store, "resource_requests"), pruneChanges(base.store)])
-          .then(([, changes]) => base.logger.debug({ changes }, "resource logs pruned"))
-          .catch((err) => base.logger.warn({ err }, "resource log prune failed"));
-      }, PRUNE_INTERVAL_MS);
-      prune.unref();
+      prune = prunePeriodically(base.logger, "resource log", async () => {
+        const [, changes] = await Promise.all([
+          pruneRequestLog(base.store, "resource_requests"),
+          pruneChanges(base.store),
+        ]);
+        base.logger.debug({ changes }, "resource logs pruned");
+      });
       base.logger.info(
         {
           providers: index.providers.size,

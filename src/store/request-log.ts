@@ -6,6 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import { type Kysely, sql } from "kysely";
+import type { Logger } from "pino";
 import { MulliganError } from "../platform/errors.js";
 import { nowIso } from "../platform/ids.js";
 import type { Database } from "./database.js";
@@ -50,7 +51,23 @@ export async function createRequestLogTable(
 /** Records are kept this long; a retry after that runs the request again. */
 export const REQUEST_LOG_RETENTION_MS = 24 * 3600 * 1000;
 /** How often each part prunes what it keeps for a while (request logs, the change log). */
-export const PRUNE_INTERVAL_MS = 3600 * 1000;
+const PRUNE_INTERVAL_MS = 3600 * 1000;
+
+/**
+ * Runs `prune` every PRUNE_INTERVAL_MS without holding the process open; a failure is logged as
+ * "`what` prune failed" and tried again at the next interval. Clear the timer on close.
+ */
+export function prunePeriodically(
+  logger: Logger,
+  what: string,
+  prune: () => Promise<unknown>,
+): NodeJS.Timeout {
+  const timer = setInterval(() => {
+    prune().catch((err) => logger.warn({ err }, `${what} prune failed`));
+  }, PRUNE_INTERVAL_MS);
+  timer.unref();
+  return timer;
+}
 
 export interface IdempotencyKey {
   table: RequestLogTableName;
