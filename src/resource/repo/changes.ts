@@ -68,9 +68,8 @@ export async function appendChanges(
 ): Promise<void> {
   const providers = [...new Set(providerUuids)].sort();
   if (providers.length === 0) return;
-  const seqs = await insertChanges(store, db, providers, change, at);
-  const { seqs: all } = noteChanges(db, providers, change, added);
-  for (const s of seqs) all.push(s);
+  noteRows(db, await insertChanges(store, db, providers, change, at));
+  noteChanges(db, providers, change, added);
 }
 
 /**
@@ -86,11 +85,9 @@ export async function appendNewConsumers(
   const all = new Set<string>();
   for (const list of providersOf.values()) for (const p of list) all.add(p);
   if (all.size === 0) return;
-  const seqs = await insertChanges(store, db, [...all].sort(), "usage", at);
-  let appended: Appended | undefined;
+  noteRows(db, await insertChanges(store, db, [...all].sort(), "usage", at));
   for (const [consumer, list] of providersOf)
-    appended = noteChanges(db, [...new Set(list)].sort(), "usage", consumer);
-  for (const s of seqs) appended?.seqs.push(s);
+    noteChanges(db, [...new Set(list)].sort(), "usage", consumer);
 }
 
 /** Inserts one row per provider; returns their numbers. */
@@ -119,19 +116,30 @@ async function insertChanges(
   return rows.map((r) => Number(r.seq));
 }
 
+/** What the transaction appended so far, made empty on first use. */
+function appendedOf(db: Db): Appended {
+  let appended = appendedThrough.get(db);
+  if (!appended) {
+    appended = { changes: new Map(), added: new Map(), seqs: [] };
+    appendedThrough.set(db, appended);
+  }
+  return appended;
+}
+
+/** Remembers the numbers of the rows the transaction appended. */
+function noteRows(db: Db, seqs: readonly number[]): void {
+  const all = appendedOf(db).seqs;
+  for (const s of seqs) all.push(s);
+}
+
 /** Remembers what the transaction appended, for appendedIn after its commit. */
 function noteChanges(
   db: Db,
   providers: readonly string[],
   change: ChangeKind,
   added: string | undefined,
-): Appended {
-  let appended = appendedThrough.get(db);
-  if (!appended) {
-    appended = { changes: new Map(), added: new Map(), seqs: [] };
-    appendedThrough.set(db, appended);
-  }
-  const { changes: seen, added: adds } = appended;
+): void {
+  const { changes: seen, added: adds } = appendedOf(db);
   for (const p of providers) {
     const before = seen.get(p);
     if (before === undefined || STRENGTH[change] > STRENGTH[before]) seen.set(p, change);
@@ -142,7 +150,6 @@ function noteChanges(
       else adds.set(p, new Set([added]));
     } else adds.delete(p);
   }
-  return appended;
 }
 
 /**
@@ -228,9 +235,9 @@ export async function pruneChanges(
   return Number(result.numDeletedRows);
 }
 
-/** Whether rows after `cursor` were pruned, given the lowest number left (null: none). */
-const prunedAfter = (cursor: FeedCursor, lowest: number | null) =>
-  lowest !== null && lowest > cursor.seq + 1;
+/** Whether rows after `cursor` were pruned, given the lowest number left (none: the log is empty). */
+const prunedAfter = (cursor: FeedCursor, lowest: string | number | null | undefined) =>
+  lowest != null && Number(lowest) > cursor.seq + 1;
 
 /**
  * Reads the changes committed since `cursor`: up to `limit` rows numbered after it, plus every
@@ -266,7 +273,7 @@ export async function feedAfter(
       rows,
       cursor: last ? { seq: last.seq, running: [] } : cursor,
       more: rows.length === limit,
-      truncated: prunedAfter(cursor, lowest?.seq == null ? null : Number(lowest.seq)),
+      truncated: prunedAfter(cursor, lowest?.seq),
     };
   }
   // One statement, one snapshot: the late rows of transactions running at the last read, the
@@ -293,12 +300,12 @@ export async function feedAfter(
   let seq = cursor.seq;
   let later = 0;
   let running: readonly string[] = cursor.running;
-  let lowest: number | null = null;
+  let lowest: string | number | null = null;
   for (const r of rows) {
     if (r.part === 2) {
       // This row carries who is running and the lowest number left.
       running = r.running ?? [];
-      lowest = r.seq === null ? null : Number(r.seq);
+      lowest = r.seq;
       continue;
     }
     const n = Number(r.seq);
