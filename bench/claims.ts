@@ -13,7 +13,6 @@
  */
 import { create } from "@bufbuild/protobuf";
 import {
-  ClaimBestRequestSchema,
   ResourceQuerySchema,
   ResourceService,
   Weigher,
@@ -23,7 +22,7 @@ import { intListOption, intOption, listOption, parseOptions, storesOption } from
 import { auditStore } from "./lib/audit.js";
 import { grpcFailure, isNoCandidates } from "./lib/grpc-errors.js";
 import { progress } from "./lib/log.js";
-import { flatQuery } from "./lib/queries.js";
+import { flatQuery, newVmClaim } from "./lib/queries.js";
 import { machineInfo } from "./lib/report.js";
 import { cloneStore, type SeededStore, seedFleet, startSeeded } from "./lib/seed.js";
 import type { MulliganServer } from "./lib/server.js";
@@ -138,14 +137,7 @@ async function claimLoop(server: MulliganServer, o: LoopOptions) {
   let gaveUp = 0;
   let full = false;
   const r = await runConcurrent(o.schedulers, { count: o.target }, async ({ worker, stop }) => {
-    const request = create(ClaimBestRequestSchema, {
-      requestId: crypto.randomUUID(),
-      consumer: crypto.randomUUID(),
-      consumerType: "INSTANCE",
-      query,
-      weigher: WEIGHERS[o.weigher],
-      topK: o.topK,
-    });
+    const request = newVmClaim(query, WEIGHERS[o.weigher], o.topK);
     try {
       const res = await clients[worker]?.claimBest(request);
       claims++;

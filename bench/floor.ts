@@ -17,7 +17,6 @@ import { readFileSync } from "node:fs";
 import { create } from "@bufbuild/protobuf";
 import { Health } from "../src/gen/health/v1/health_pb.js";
 import {
-  ClaimBestRequestSchema,
   ResourceQuerySchema,
   ResourceService,
   Weigher,
@@ -25,7 +24,7 @@ import {
 import { vmsPerTree } from "./fleet.js";
 import { intOption, listOption, parseOptions, storeOption } from "./lib/args.js";
 import { progress } from "./lib/log.js";
-import { flatQuery } from "./lib/queries.js";
+import { flatQuery, newVmClaim } from "./lib/queries.js";
 import { machineInfo } from "./lib/report.js";
 import { seedFleet, startSeeded } from "./lib/seed.js";
 import type { MulliganServer } from "./lib/server.js";
@@ -51,26 +50,19 @@ export async function run(args: string[]): Promise<object> {
   try {
     const server = await startSeeded(seeded);
     try {
-      const clients = (i: number) => ({
-        health: server.client(Health, { connection: i }),
-        resource: server.client(ResourceService, { connection: i }),
-      });
-      const callers = Array.from({ length: concurrency }, (_, i) => clients(i));
+      // Each caller (worker) on its own connection.
+      const health = Array.from({ length: concurrency }, (_, i) =>
+        server.client(Health, { connection: i }),
+      );
+      const resource = Array.from({ length: concurrency }, (_, i) =>
+        server.client(ResourceService, { connection: i }),
+      );
       const query = create(ResourceQuerySchema, flatQuery(1, []));
       const calls: Record<CallName, (worker: number) => Promise<unknown>> = {
-        health: (w) => (callers[w] as ReturnType<typeof clients>).health.check({}),
-        find: (w) => (callers[w] as ReturnType<typeof clients>).resource.findCandidates({ query }),
+        health: (w) => health[w]?.check({}) as Promise<unknown>,
+        find: (w) => resource[w]?.findCandidates({ query }) as Promise<unknown>,
         claim: (w) =>
-          (callers[w] as ReturnType<typeof clients>).resource.claimBest(
-            create(ClaimBestRequestSchema, {
-              requestId: crypto.randomUUID(),
-              consumer: crypto.randomUUID(),
-              consumerType: "INSTANCE",
-              query,
-              weigher: Weigher.RANDOM_TOP_K,
-              topK: 10,
-            }),
-          ),
+          resource[w]?.claimBest(newVmClaim(query, Weigher.RANDOM_TOP_K, 10)) as Promise<unknown>,
       };
       // A claim run must not fill the fleet: at most half of what it holds.
       const claimCap = Math.floor((hosts * vmsPerTree()) / 2);

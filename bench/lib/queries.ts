@@ -7,10 +7,14 @@
  *   with AVX2) and ACCEL (one CUSTOM_FPGA) in the same subtree: the FPGA under that NUMA node.
  * - unsatisfiable: the flat query plus a capability no provider has.
  */
-import type { MessageInitShape } from "@bufbuild/protobuf";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import {
+  type ClaimBestRequest,
+  ClaimBestRequestSchema,
   GroupPolicy,
+  type ResourceQuery,
   type ResourceQuerySchema,
+  type Weigher,
 } from "../../src/gen/mulligan/resource/v1/resource_pb.js";
 import { DEVICE_CLASS, UNUSED_CAPABILITY, VM } from "../fleet.js";
 
@@ -54,4 +58,16 @@ export function namedQuery(name: QueryName, limit: number): ResourceQueryInit {
   if (name === "flat") return flatQuery(limit);
   if (name === "nested") return nestedQuery(limit);
   return unsatisfiableQuery(limit);
+}
+
+/** A scheduler's ClaimBest for one new VM: a fresh request id and consumer each time. */
+export function newVmClaim(query: ResourceQuery, weigher: Weigher, topK: number): ClaimBestRequest {
+  return create(ClaimBestRequestSchema, {
+    requestId: crypto.randomUUID(),
+    consumer: crypto.randomUUID(),
+    consumerType: "INSTANCE",
+    query,
+    weigher,
+    topK,
+  });
 }
