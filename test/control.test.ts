@@ -64,6 +64,18 @@ forEachStore(
         .client(ExecutorService, executorToken)
         .reportTask({ taskUuid: t.uuid, leaseToken: t.leaseToken, ...r });
 
+    /** Provisions a one-VCPU `tiny` machine; resolves once it is building, with its host. */
+    const building = async (name: string) => {
+      const s = server();
+      const m = (
+        await s
+          .client(MachineService)
+          .provision({ spec: { name, image: "tiny", groups: groups(1) } })
+      ).machine;
+      assert.ok(m, `machine ${name} not provisioned`);
+      return { m, host: (await until(s, m.uuid, MachineState.PROVISIONING)).hostUuid };
+    };
+
     test("setup: two hosts, an image, an executor account", async () => {
       const s = server();
       await s.meta().createRegion({ name: "lab" });
@@ -97,11 +109,7 @@ forEachStore(
       // (nobody would run it until the lease lapsed).
       const s = server();
       const machines = s.client(MachineService);
-      const m = (
-        await machines.provision({ spec: { name: "left", image: "tiny", groups: groups(1) } })
-      ).machine;
-      assert.ok(m);
-      const host = (await until(s, m.uuid, MachineState.PROVISIONING)).hostUuid;
+      const { m, host } = await building("left");
       const build = await lease(host, 1);
       assert.equal(build.deliveries, 1, "a LeaseTasks its caller left took the task");
       await report(build, { result: { case: "done", value: true } });
@@ -216,11 +224,7 @@ forEachStore(
     test("a host failure reschedules to the other host; when no untried host is left: ERROR NO_CAPACITY, claims released", async () => {
       const s = server();
       const machines = s.client(MachineService);
-      const m = (
-        await machines.provision({ spec: { name: "flaky", image: "tiny", groups: groups(1) } })
-      ).machine;
-      assert.ok(m);
-      const first = (await until(s, m.uuid, MachineState.PROVISIONING)).hostUuid;
+      const { m, host: first } = await building("flaky");
       const t1 = await lease(first);
       await report(t1, {
         result: {
@@ -265,11 +269,7 @@ forEachStore(
     test("a failure that is not the host's goes ERROR with the failing step; the claim is released", async () => {
       const s = server();
       const machines = s.client(MachineService);
-      const m = (
-        await machines.provision({ spec: { name: "bad-image", image: "tiny", groups: groups(1) } })
-      ).machine;
-      assert.ok(m);
-      const host = (await until(s, m.uuid, MachineState.PROVISIONING)).hostUuid;
+      const { m, host } = await building("bad-image");
       const t = await lease(host);
       await report(t, {
         result: {
@@ -294,13 +294,7 @@ forEachStore(
 
     test("a lease that is not renewed expires: the task is delivered again, the old lease is refused", async () => {
       const s = server();
-      const m = (
-        await s
-          .client(MachineService)
-          .provision({ spec: { name: "lease", image: "tiny", groups: groups(1) } })
-      ).machine;
-      assert.ok(m);
-      const host = (await until(s, m.uuid, MachineState.PROVISIONING)).hostUuid;
+      const { m, host } = await building("lease");
       const t1 = await lease(host);
       assert.equal(t1.deliveries, 1);
       // The test server's lease is 1.5 s.
@@ -320,11 +314,7 @@ forEachStore(
     test("a decommission during the build cancels it: the executor is told, the machine is torn down", async () => {
       const s = server();
       const machines = s.client(MachineService);
-      const m = (
-        await machines.provision({ spec: { name: "cancel-me", image: "tiny", groups: groups(1) } })
-      ).machine;
-      assert.ok(m);
-      const host = (await until(s, m.uuid, MachineState.PROVISIONING)).hostUuid;
+      const { m, host } = await building("cancel-me");
       const build = await lease(host);
       await machines.decommission({ machine: m.uuid });
       const r = await report(build, { step: "boot", message: "waiting" });
