@@ -10,6 +10,10 @@
  *
  * retries_per_claim = (Σ attempts − 1 over successful claims + attempts of claims that gave up)
  * / claims; ClaimBestResponse.attempts is the number of claims tried by the server.
+ *
+ * `--quota on` gives the schedulers' project a limit on each class the VM asks, above what the
+ * fleet holds: no claim is refused, but every one is checked against its project's usage, as
+ * in a cloud where every project has quotas.
  */
 import { create } from "@bufbuild/protobuf";
 import {
@@ -17,8 +21,15 @@ import {
   ResourceService,
   Weigher,
 } from "../src/gen/mulligan/resource/v1/resource_pb.js";
-import { vmsPerTree } from "./fleet.js";
-import { intListOption, intOption, listOption, parseOptions, storesOption } from "./lib/args.js";
+import { VM, vmsPerTree } from "./fleet.js";
+import {
+  intListOption,
+  intOption,
+  listOption,
+  parseOptions,
+  storesOption,
+  UsageError,
+} from "./lib/args.js";
 import { auditStore } from "./lib/audit.js";
 import { grpcFailure, isNoCandidates } from "./lib/grpc-errors.js";
 import { progress } from "./lib/log.js";
@@ -42,6 +53,8 @@ interface LoopOptions {
   target: number;
   limit: number;
   topK: number;
+  /** Give the project a limit on each class the VM asks, above what the fleet holds. */
+  quota: boolean;
 }
 
 export async function run(args: string[]): Promise<object> {
@@ -53,6 +66,7 @@ export async function run(args: string[]): Promise<object> {
     "fill",
     "limit",
     "top-k",
+    "quota",
   ]);
   const stores = storesOption(o.store, "both");
   const hosts = intOption(o.hosts, "hosts", 250);
@@ -61,6 +75,8 @@ export async function run(args: string[]): Promise<object> {
   const fillPct = intOption(o.fill, "fill", 95);
   const limit = intOption(o.limit, "limit", 0);
   const topK = intOption(o["top-k"], "top-k", 10);
+  const quota = (o.quota ?? "off") === "on";
+  if (!["on", "off"].includes(o.quota ?? "off")) throw new UsageError("--quota must be on or off");
   const capacity = hosts * vmsPerTree();
   const target = Math.floor((capacity * fillPct) / 100);
 
@@ -77,6 +93,7 @@ export async function run(args: string[]): Promise<object> {
             target,
             limit,
             topK,
+            quota,
           });
           progress(`  ${JSON.stringify(result)}`);
           runs.push(result);
@@ -89,6 +106,7 @@ export async function run(args: string[]): Promise<object> {
     workload: "claims",
     fleet: { hosts, providers: hosts * 7, vm_capacity: capacity, target_claims: target },
     query: { vm: "VCPU 2, MEMORY_MB 4096, DISK_GB 40", limit, top_k: topK },
+    quota: quota ? "a limit on every class the VM asks, never reached" : "none",
     runs,
     machine: machineInfo(),
   };
@@ -101,6 +119,7 @@ async function oneRun(template: SeededStore, options: LoopOptions) {
     const server = await startSeeded(store);
     let loop: Awaited<ReturnType<typeof claimLoop>>;
     try {
+      if (options.quota) await setQuotas(server, options.target);
       loop = await claimLoop(server, options);
     } finally {
       await server.stop();
@@ -124,6 +143,18 @@ async function oneRun(template: SeededStore, options: LoopOptions) {
   } finally {
     await store.drop();
   }
+}
+
+/** Limits on the admin project's VCPU, MEMORY_MB and DISK_GB that `claims` VMs stay under. */
+async function setQuotas(server: MulliganServer, claims: number): Promise<void> {
+  const resource = server.client(ResourceService);
+  for (const [resourceClass, perVm] of Object.entries(VM))
+    await resource.setQuota({
+      project: server.admin.projectUuid,
+      resourceClass,
+      // Twice the run's VMs: the fleet is full long before.
+      limit: BigInt(2 * claims * perVm),
+    });
 }
 
 /** Schedulers call ClaimBest until `target` calls were made or nothing fits any more. */

@@ -26,7 +26,8 @@ const WORKLOADS: Record<string, { load: () => Promise<Workload>; help: string }>
     help:
       "ClaimBest by 1..8 schedulers until ~95% full, then an over-commit audit\n" +
       "              [--store both|sqlite|postgres] [--hosts 250] [--schedulers 1,2,4,8]\n" +
-      "              [--weighers pack,spread,random_top_k] [--fill 95] [--limit 0] [--top-k 10]",
+      "              [--weighers pack,spread,random_top_k] [--fill 95] [--limit 0] [--top-k 10]\n" +
+      "              [--quota off|on] (on: the project has limits, never reached, checked per claim)",
   },
   floor: {
     load: () => import("./floor.js") as Promise<Workload>,

@@ -3,7 +3,7 @@
  * decided in one batch — each against the others' usage and the claims accepted before it —
  * and each is answered on its own: one that no longer fits gets CAPACITY_EXCEEDED and leaves
  * no row, a twin by request_id runs once, a retry answers from its record, an existing consumer
- * is a conflict, and a project with a quota on what it asks is written alone (its limit holds).
+ * is a conflict, and a project's quota is checked in the batch like capacity (its limit holds).
  */
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
@@ -225,22 +225,48 @@ for (const kind of STORE_KINDS) {
       assert.equal(await used("h3"), before + 1);
     });
 
-    it("writes a claim of a project with a quota on what it asks alone, within its limit", async () => {
-      const out = await together(
-        Array.from({ length: 5 }, (_, i) => ({
+    it("checks a project's quota in the batch, each claim against the ones accepted before it", async () => {
+      const limitedUsage = async () =>
+        Number(
+          (
+            await stores()
+              .base.db.selectFrom("resource_allocations as a")
+              .innerJoin("resource_consumers as c", "c.uuid", "a.consumer_uuid")
+              .select((eb) => eb.fn.sum<number>("a.amount").as("n"))
+              .where("c.project_uuid", "=", LIMITED)
+              .executeTakeFirst()
+          )?.n ?? 0,
+        );
+      assert.equal(await used("h1"), 4, "h1 is full (the first test)");
+      const g3 = await generation("h3");
+      const out = await together([
+        // Refused for capacity: it takes nothing of the quota.
+        { w: write("h1", 1, { project: LIMITED }), tag: "full" },
+        ...Array.from({ length: 5 }, (_, i) => ({
           w: write("h3", 1, { project: LIMITED }),
           tag: `q${i}`,
         })),
+        { w: write("h3", 1), tag: "open" },
+      ]);
+      assert.deepEqual(
+        out.map((o) => o.replace(/:c-\d+:host-h3$/, "")),
+        [
+          "error:CAPACITY_EXCEEDED",
+          "q0",
+          "q1",
+          "q2",
+          "error:QUOTA_EXCEEDED",
+          "error:QUOTA_EXCEEDED",
+          "open",
+        ],
       );
-      assert.equal(out.filter((o) => o.startsWith("q")).length, 3, out.join(" | "));
-      assert.equal(out.filter((o) => o === "error:QUOTA_EXCEEDED").length, 2, out.join(" | "));
-      const n = await stores()
-        .base.db.selectFrom("resource_allocations as a")
-        .innerJoin("resource_consumers as c", "c.uuid", "a.consumer_uuid")
-        .select((eb) => eb.fn.sum<number>("a.amount").as("n"))
-        .where("c.project_uuid", "=", LIMITED)
-        .executeTakeFirst();
-      assert.equal(Number(n?.n ?? 0), 3);
+      assert.equal(await limitedUsage(), 3);
+      assert.equal(await generation("h3"), g3 + 1, "one batch wrote them all");
+      // The next batch counts what is stored.
+      assert.deepEqual(await together([{ w: write("h3", 1, { project: LIMITED }), tag: "more" }]), [
+        "error:QUOTA_EXCEEDED",
+      ]);
+      assert.equal(await limitedUsage(), 3);
     });
   });
 }

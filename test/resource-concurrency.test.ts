@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { ErrorInfoSchema } from "../src/gen/google/rpc/error_details_pb.js";
+import { Visibility } from "../src/gen/mulligan/meta/v1/meta_pb.js";
 import {
   type Provider,
   ResourceService,
@@ -39,12 +40,13 @@ function tally(list: readonly string[]): Record<string, number> {
 forEachStore("ResourceService concurrency", (server) => {
   const res = (token?: string) => server().client(ResourceService, token);
 
+  /** Providers in a new region (EXTERNAL: a project member may search it). */
   async function hosts(totals: bigint[]): Promise<{ region: string; providers: Provider[] }> {
     const region =
       (
         await server()
           .meta()
-          .createRegion({ name: unique("rg") })
+          .createRegion({ name: unique("rg"), visibility: Visibility.EXTERNAL })
       ).region?.name ?? assert.fail("no region");
     const providers: Provider[] = [];
     for (const total of totals) {
@@ -130,6 +132,37 @@ forEachStore("ResourceService concurrency", (server) => {
     const quota = (await res(member).getQuotas({})).quotas[0];
     assert.equal(quota?.used, 5n);
     assert.equal(await audit(providers), 5n);
+  });
+
+  test("ClaimBest in batches and Claims written alone share a quota and never exceed it", async () => {
+    const project = unique("race-quota-mixed");
+    const member = await server().tokenFor({ role: "member", project });
+    const { providers, region } = await hosts([100n, 100n]);
+    await res().setQuota({ project, resourceClass: "VCPU", limit: 7n });
+    const results = await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        outcome(
+          i % 3 === 0
+            ? res(member).claim({
+                consumer: newUuid(),
+                allocations: [{ provider: providers[i % 2]?.uuid ?? "", resources: { VCPU: 1n } }],
+              })
+            : res(member).claimBest({
+                query: { groups: [{ resources: { VCPU: 1n } }], region },
+                weigher: Weigher.SPREAD,
+              }),
+        ),
+      ),
+    );
+    const counts = tally(results);
+    assert.equal(counts.ok, 7, JSON.stringify(counts));
+    for (const k of Object.keys(counts))
+      assert.ok(
+        ["ok", "ResourceExhausted:QUOTA_EXCEEDED", "ResourceExhausted:NO_CANDIDATES"].includes(k),
+        `unexpected outcome ${k}: ${JSON.stringify(counts)}`,
+      );
+    assert.equal((await res(member).getQuotas({})).quotas[0]?.used, 7n);
+    assert.equal(await audit(providers), 7n);
   });
 
   test("concurrent writes at one generation: one wins, the rest are ABORTED", async () => {

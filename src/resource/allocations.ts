@@ -241,11 +241,7 @@ async function writeAllocations(
   fresh = false,
 ): Promise<ClaimResult> {
   await checkCapacity(tx, w);
-  const adding = new Map<string, number>();
-  for (const res of w.allocations.values())
-    for (const [cls, amount] of Object.entries(res))
-      adding.set(cls, (adding.get(cls) ?? 0) + amount);
-  await checkQuota(tx, row.project_uuid, adding, now);
+  await checkQuota(tx, row.project_uuid, amountsByClass(w), now);
 
   const rows = allocationRowsOf(w, row);
   await repo.insertAllocations(tx, rows);
@@ -254,6 +250,15 @@ async function writeAllocations(
     consumer: consumerRecord(row),
     allocations: await allocationViews(tx, rows, names),
   };
+}
+
+/** What a claim asks in all, per class (what its project's quota is checked against). */
+export function amountsByClass(w: Pick<ClaimWrite, "allocations">): Map<string, number> {
+  const adding = new Map<string, number>();
+  for (const res of w.allocations.values())
+    for (const [cls, amount] of Object.entries(res))
+      adding.set(cls, (adding.get(cls) ?? 0) + amount);
+  return adding;
 }
 
 /** The allocation rows of a claim (the window is the consumer row's). */

@@ -4,13 +4,14 @@
  * batch is one unit of the group-committed store and costs a fixed number of statements,
  * whatever its size:
  *
- *  1. the quotas of the batch's projects (a claim whose project limits a class it asks leaves
- *     the lane and is written alone, by writeClaim, which locks the quota rows);
+ *  1. the quotas of the batch's projects, to know which claims a limit applies to;
  *  2. every request_id claimed at once (claimRequestIds; a retry answers from its record);
  *  3. every touched provider locked, in UUID order (PostgreSQL: FOR UPDATE), with its name;
  *  4. their inventories, and 5. the others' usage over the union of the claims' windows;
+ *  and, when a limit applies, the quota rows of those projects locked and read again (after
+ *  the providers, as writeClaim locks them) with each such project's usage;
  *  then each claim is checked in order, in memory, against that usage plus the claims of the
- *  batch accepted before it (assertCapacity: the same rules as a single claim);
+ *  batch accepted before it (assertCapacity, then assertQuota: the rules of a single claim);
  *  6. the accepted consumers inserted (one already existing is a conflict), 7. their allocation
  *  rows, 8. the providers' generations, 9. the change rows, 10. the recorded results (and the
  *  request ids of failed claims released).
@@ -28,22 +29,22 @@ import {
   claimRequestIds,
   forgetRequests,
   type IdempotencyKey,
-  idempotent,
   recordedResult,
   recordResults,
 } from "../store/request-log.js";
 import type { Store, Tx } from "../store/store.js";
 import {
   allocationRowsOf,
+  amountsByClass,
   assertCapacity,
   type ClaimResult,
   type ClaimWrite,
   consumerRow,
-  writeClaim,
 } from "./allocations.js";
 import { allocationViews, consumerConflict, consumerRecord, visibleConsumer } from "./consumers.js";
 import { usageBook } from "./engine/snapshot.js";
 import type { Window } from "./model.js";
+import { assertQuota } from "./quotas.js";
 import { appendNewConsumers } from "./repo/changes.js";
 import * as repo from "./repo/claims.js";
 import { allocationRecord } from "./snapshot-loader.js";
@@ -70,8 +71,6 @@ interface Pending {
 type Settled = { ok: true; value: unknown } | { ok: false; err: unknown };
 type Outcome =
   | Settled
-  /** Written alone (its project has a quota on what it asks). */
-  | { alone: true }
   /** In the next batch (a twin of an earlier claim of this batch by request_id). */
   | { again: true };
 
@@ -132,17 +131,6 @@ export class ClaimLane {
       this.queue.push(p);
       return;
     }
-    if ("alone" in outcome) {
-      const { principal, key, write } = p.claim;
-      this.store
-        .transaction((tx) =>
-          idempotent(this.store, tx, key, async () =>
-            p.respond(await writeClaim(this.store, tx, principal, write)),
-          ),
-        )
-        .then(p.resolve, p.reject);
-      return;
-    }
     if (outcome.ok) p.resolve(outcome.value);
     else p.reject(outcome.err);
   }
@@ -189,18 +177,19 @@ async function writeBatch(store: Store, tx: Tx, batch: readonly Pending[]): Prom
     consumers.add(consumer);
   }
 
-  // 1. Quotas: a project limiting a class the claim asks sends the claim to writeClaim.
-  const quotas = await repo.quotasOfProjects(
+  // 1. Quotas: the claims whose project limits a class they ask (most have none).
+  const limitedProjects = new Set<string>();
+  const adding = new Map<number, Map<string, number>>();
+  const unlocked = await repo.quotasOfProjects(
     tx,
     [...rows.values()].map((r) => r.project_uuid),
   );
   for (const [i, row] of rows) {
-    if (outcomes[i] !== undefined) continue;
-    const asks = new Set(
-      [...(batch[i] as Pending).claim.write.allocations.values()].flatMap(Object.keys),
-    );
-    if (quotas.some((q) => q.project_uuid === row.project_uuid && asks.has(q.resource_class)))
-      outcomes[i] = { alone: true };
+    const asks = amountsByClass((batch[i] as Pending).claim.write);
+    if (unlocked.some((q) => q.project_uuid === row.project_uuid && asks.has(q.resource_class))) {
+      limitedProjects.add(row.project_uuid);
+      adding.set(i, asks);
+    }
   }
 
   // 2. Request ids: a retry answers from its record.
@@ -242,19 +231,40 @@ async function writeBatch(store: Store, tx: Tx, batch: readonly Pending[]): Prom
       ? []
       : await repo.usageOverlapping(tx, [...providers], [...classes], window);
   const usage = usageBook(overlapping.map((a) => allocationRecord({ ...a, consumer_uuid: "" })));
+  // The limits again, locked (one may have changed meanwhile), and those projects' usage.
+  const limited = claims.some((i) => adding.has(i)) ? [...limitedProjects] : [];
+  const limits = await repo.quotasOfProjects(tx, limited, store.dialect);
+  const projectUsage = await repo.usageOfProjects(tx, limited, now);
 
   // Each claim in order, against the others and the claims accepted before it.
   const accepted: number[] = [];
   for (const i of claims) {
     const { write } = (batch[i] as Pending).claim;
     const row = rows.get(i) as repo.ConsumerRow;
-    const checked = await attempt(() => assertCapacity(write, inventories, usage.used));
+    const asks = adding.get(i);
+    let used = projectUsage.get(row.project_uuid);
+    const checked = await attempt(() => {
+      assertCapacity(write, inventories, usage.used);
+      if (asks)
+        assertQuota(
+          limits.filter((q) => q.project_uuid === row.project_uuid),
+          used ?? new Map(),
+          asks,
+        );
+    });
     if (!checked.ok) {
       outcomes[i] = checked;
       continue;
     }
     accepted.push(i);
     for (const a of allocationRowsOf(write, row)) usage.add(allocationRecord(a));
+    if (asks) {
+      if (!used) {
+        used = new Map();
+        projectUsage.set(row.project_uuid, used);
+      }
+      for (const [cls, n] of asks) used.set(cls, (used.get(cls) ?? 0) + n);
+    }
   }
 
   // 6–9. The consumers, their rows, the providers' generations and the change log.

@@ -51,14 +51,28 @@ export async function checkQuota(
   await repo.lockQuotas(tx, projectUuid, [...adding.keys()]);
   const limits = limited(await repo.quotasOf(tx, projectUuid));
   if (limits.length === 0) return;
-  const used = await repo.projectUsage(tx, { projectUuid, now });
+  assertQuota(limits, await repo.projectUsage(tx, { projectUuid, now }), adding);
+}
+
+/**
+ * The quota rule, given one project's limits and its usage: QUOTA_EXCEEDED when `adding` takes
+ * a limited class past its limit. (The claim lane applies it to a batch, adding each accepted
+ * claim to `used` before the next.)
+ */
+export function assertQuota(
+  limits: readonly repo.QuotaRow[],
+  used: ReadonlyMap<string, number>,
+  adding: ReadonlyMap<string, number>,
+): void {
   for (const q of limits) {
-    const want = (used.get(q.resource_class) ?? 0) + (adding.get(q.resource_class) ?? 0);
-    if (want > q.quota_limit)
+    const asked = adding.get(q.resource_class);
+    if (asked === undefined) continue;
+    const inUse = used.get(q.resource_class) ?? 0;
+    if (inUse + asked > q.quota_limit)
       throw new MulliganError(
         "RESOURCE_EXHAUSTED",
         "QUOTA_EXCEEDED",
-        `project quota for ${q.resource_class} is ${q.quota_limit}: ${used.get(q.resource_class) ?? 0} in use, ${adding.get(q.resource_class)} more asked`,
+        `project quota for ${q.resource_class} is ${q.quota_limit}: ${inUse} in use, ${asked} more asked`,
         [],
         { resource_class: q.resource_class, limit: String(q.quota_limit) },
       );

@@ -453,12 +453,50 @@ export async function insertConsumersIfNew(
   return new Set(inserted.map((r) => r.uuid));
 }
 
-/** Quotas of several projects. */
-export async function quotasOfProjects(db: Db, projects: readonly string[]): Promise<QuotaRow[]> {
+/**
+ * Quotas of several projects, in (project, class) order; with `lockAs` "postgres" the rows are
+ * locked FOR UPDATE in that order (lockQuotas locks one project's in class order, so the two
+ * never deadlock; both lock their providers first). SQLite's writer holds the database already.
+ */
+export async function quotasOfProjects(
+  db: Db,
+  projects: readonly string[],
+  lockAs?: Dialect,
+): Promise<QuotaRow[]> {
   if (projects.length === 0) return [];
-  return db
+  const q = db
     .selectFrom("resource_quotas")
     .selectAll()
     .where("project_uuid", "in", [...new Set(projects)])
+    .orderBy("project_uuid")
+    .orderBy("resource_class");
+  return (lockAs === "postgres" ? q.forUpdate() : q).execute();
+}
+
+/** Per project, the sum per class of its allocations not ended at `now` (as projectUsage). */
+export async function usageOfProjects(
+  db: Db,
+  projects: readonly string[],
+  now: string,
+): Promise<Map<string, Map<string, number>>> {
+  const out = new Map<string, Map<string, number>>();
+  if (projects.length === 0) return out;
+  const rows = await db
+    .selectFrom("resource_allocations as a")
+    .innerJoin("resource_consumers as c", "c.uuid", "a.consumer_uuid")
+    .select((eb) => [
+      "c.project_uuid",
+      "a.resource_class",
+      eb.fn.sum<number | string>("a.amount").as("used"),
+    ])
+    .where("c.project_uuid", "in", [...new Set(projects)])
+    .where((eb) => eb.or([eb("a.window_end", "=", ""), eb("a.window_end", ">", now)]))
+    .groupBy(["c.project_uuid", "a.resource_class"])
     .execute();
+  for (const r of rows) {
+    const used = out.get(r.project_uuid) ?? new Map<string, number>();
+    used.set(r.resource_class, Number(r.used));
+    out.set(r.project_uuid, used);
+  }
+  return out;
 }
