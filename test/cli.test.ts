@@ -2,9 +2,11 @@
  * The `mulligan` executable, spawned for real, against real servers on both stores: bootstrap
  * (online and offline), the stored login and its file mode, region commands in table and JSON,
  * and the one-line errors with their exit codes (NOT_FOUND 4, INVALID_ARGUMENT 3 with reason
- * and field, FAILED_PRECONDITION 7, usage 2, unreachable server 9).
+ * and field, FAILED_PRECONDITION 7, usage 2, unreachable server 9); serve's local executor
+ * honours --executor-accel.
  */
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -227,6 +229,54 @@ describe("mulligan CLI without a server", () => {
         ),
       );
       assert.match(run.stderr, /mulligan serve/);
+    } finally {
+      rmSync(config, { recursive: true, force: true });
+    }
+  });
+
+  it("serve passes --executor-accel to the local executor's QEMU driver, and refuses a bad one", async () => {
+    const config = mkdtempSync(join(tmpdir(), "mulligan-cli-"));
+    try {
+      const bad = await mulligan(config, ["serve", "--executor-accel", "warp"]);
+      exits(bad, 2);
+      assert.match(bad.stderr, /'--executor-accel <accel>' argument 'warp' is invalid/);
+      assert.match(bad.stderr, /tcg, kvm, auto/);
+      // TCG asked: the driver does not probe KVM, whatever this host has.
+      const serve = spawn(
+        process.execPath,
+        [
+          join(import.meta.dirname, "..", "bin", "mulligan.mjs"),
+          "serve",
+          "--listen",
+          `127.0.0.1:${await closedPort()}`,
+          "--data-dir",
+          join(config, "data"),
+          "--log-level",
+          "info",
+          "--local-executor",
+          "--executor-accel",
+          "tcg",
+        ],
+        { env: { PATH: process.env.PATH, HOME: config }, stdio: ["ignore", "pipe", "pipe"] },
+      );
+      let out = "";
+      const ready = await new Promise<string | undefined>((resolve) => {
+        const timer = setTimeout(() => resolve(undefined), 60_000);
+        serve.stdout.on("data", (d) => {
+          out += d;
+          const line = out.split("\n").find((l) => l.includes('"qemu driver ready"'));
+          if (line) {
+            clearTimeout(timer);
+            resolve(line);
+          }
+        });
+        serve.on("exit", () => resolve(undefined));
+      });
+      const gone = new Promise((r) => serve.once("exit", r));
+      serve.kill("SIGTERM");
+      await gone;
+      assert.ok(ready, `no "qemu driver ready" line (is qemu-system-x86 installed?): ${out}`);
+      assert.equal(JSON.parse(ready).accel, "tcg");
     } finally {
       rmSync(config, { recursive: true, force: true });
     }

@@ -20,17 +20,24 @@ export interface LocalExecutor {
   stop(): Promise<void>;
 }
 
+export interface LocalExecutorOptions {
+  region?: string;
+  hostName?: string;
+  /** QEMU's accelerator (default auto: KVM when it boots guests, else TCG). */
+  accel?: "tcg" | "kvm" | "auto";
+}
+
 export async function startLocalExecutor(
   host: Host,
   logger: Logger,
-  options: { region?: string; hostName?: string } = {},
+  options: LocalExecutorOptions = {},
 ): Promise<LocalExecutor> {
   const stateDir = join(host.config.dataDir, "executor");
   const { QemuDriver } = await import("../executor/drivers/qemu/qemu-driver.js");
   const { Executor: ExecutorClass } = await import("../executor/executor.js");
   const driver = await QemuDriver.create({
     stateDir: join(stateDir, "guests"),
-    accel: "auto",
+    accel: options.accel ?? "auto",
     logger,
   });
   let executor: Executor | undefined;

@@ -4,9 +4,10 @@
  * NOT_SERVING, leaves the catalog, lets in-flight calls finish up to the drain timeout and
  * exits 0; a second signal exits at once. A bad setting is one line on stderr and exit code 2.
  */
-import { Command } from "commander";
+import { Command, Option } from "commander";
 import type { Logger } from "pino";
 import type { Host } from "../../host/host.js";
+import type { LocalExecutorOptions } from "../../host/local-executor.js";
 import {
   ConfigError,
   DEFAULT_DATA_DIR,
@@ -77,17 +78,37 @@ export function serveCommand(): Command {
       "also run an executor for this machine (QEMU guests), registered in --executor-region",
     )
     .option("--executor-region <region>", "region of the local executor's host", "default")
-    .action(async (flags: ServeFlags & { localExecutor?: boolean; executorRegion: string }) => {
-      const { localExecutor, executorRegion, ...serve } = flags;
-      await runServe(serve, process.env, localExecutor ? { region: executorRegion } : undefined);
-    });
+    .addOption(
+      new Option(
+        "--executor-accel <accel>",
+        "QEMU accelerator of the local executor (auto: KVM when it works, else TCG)",
+      )
+        .choices(["tcg", "kvm", "auto"])
+        .default("auto"),
+    )
+    .action(
+      async (
+        flags: ServeFlags & {
+          localExecutor?: boolean;
+          executorRegion: string;
+          executorAccel: LocalExecutorOptions["accel"];
+        },
+      ) => {
+        const { localExecutor, executorRegion, executorAccel, ...serve } = flags;
+        await runServe(
+          serve,
+          process.env,
+          localExecutor ? { region: executorRegion, accel: executorAccel } : undefined,
+        );
+      },
+    );
 }
 
 /** Starts the host and installs the signal handlers; returns once serving. */
 export async function runServe(
   flags: ServeFlags,
   env: NodeJS.ProcessEnv = process.env,
-  localExecutor?: { region: string },
+  localExecutor?: LocalExecutorOptions,
 ): Promise<Host> {
   let config: ReturnType<typeof loadServeConfig>;
   try {
