@@ -5,31 +5,25 @@
  * quota, so concurrent claims never over-commit whatever view of the fleet they started from.
  */
 import type { Kysely } from "kysely";
-import type { Caller } from "../platform/caller.js";
 import { MulliganError } from "../platform/errors.js";
 import { nowIso } from "../platform/ids.js";
 import type { Principal } from "../platform/principal.js";
-import { projectFilter } from "../platform/project-scope.js";
 import type { Database } from "../store/database.js";
-import { idempotent } from "../store/request-log.js";
 import type { Store } from "../store/store.js";
-import { requestKey } from "./access.js";
 import {
   type AllocationView,
   allocationViews,
   type ConsumerRecord,
   consumerConflict,
   consumerRecord,
-  resolveUser,
   visibleConsumer,
 } from "./consumers.js";
 import { usageLookup } from "./engine/snapshot.js";
 import { capacityOf, fitsUnits, type Window } from "./model.js";
-import type { ResourceDeps } from "./module.js";
 import { checkQuota } from "./quotas.js";
 import { appendChanges } from "./repo/changes.js";
 import * as repo from "./repo/claims.js";
-import { bumpGenerations, findProviderRow, inventoryRecord } from "./repo/registry.js";
+import { bumpGenerations, inventoryRecord } from "./repo/registry.js";
 import { allocationRecord } from "./snapshot-loader.js";
 
 type Db = Kysely<Database>;
@@ -77,47 +71,8 @@ export interface ClaimWrite {
   fields: ReadonlyMap<string, string>;
 }
 
-/** Claim: resolves the owner outside the transaction, then writes the set in one. */
-export async function claim(
-  deps: ResourceDeps,
-  caller: Caller,
-  input: ClaimInput,
-): Promise<ClaimResult> {
-  const project = await projectFilter(deps.projects, caller, input.project);
-  const userUuid = input.user === undefined ? null : resolveUser(caller, input.user);
-  const { store } = deps;
-  return store.transaction((tx) =>
-    idempotent(store, tx, requestKey("Claim", caller.principal, input), async () => {
-      const now = nowIso();
-      const window = claimWindow(input.window, now);
-      const allocations = new Map<string, Record<string, number>>();
-      const fields = new Map<string, string>();
-      for (const [i, a] of input.allocations.entries()) {
-        const field = `allocations[${i}]`;
-        const row = await findProviderRow(tx, a.provider);
-        if (!row) throw MulliganError.notFound("provider", a.provider, `${field}.provider`);
-        const merged = allocations.get(row.uuid) ?? {};
-        for (const [cls, amount] of Object.entries(a.resources))
-          merged[cls] = (merged[cls] ?? 0) + amount;
-        allocations.set(row.uuid, merged);
-        if (!fields.has(row.uuid)) fields.set(row.uuid, field);
-      }
-      return writeClaim(store, tx, caller.principal, {
-        consumer: input.consumer,
-        expectedGeneration: input.consumerGeneration,
-        projectUuid: project?.uuid ?? null,
-        userUuid,
-        consumerType: input.consumerType,
-        window,
-        allocations,
-        fields,
-      });
-    }),
-  );
-}
-
 /** The consumer's window: start defaults to the claim time; end must follow start. */
-function claimWindow(w: { start: string | null; end: string | null }, now: string): Window {
+export function claimWindow(w: { start: string | null; end: string | null }, now: string): Window {
   const window = { start: w.start ?? now, end: w.end };
   if (window.end !== null && window.end <= window.start)
     throw MulliganError.invalid("window.end", "WINDOW_INVALID", "must be after the window start");
@@ -135,8 +90,6 @@ export async function writeClaim(
   principal: Principal,
   w: ClaimWrite,
 ): Promise<ClaimResult> {
-  if (w.expectedGeneration === null && w.allocations.size > 0)
-    return writeNewConsumer(store, tx, principal, w);
   const now = nowIso();
   const existing = await repo.getConsumer(tx, w.consumer);
   if (existing) visibleConsumer(principal, existing, w.consumer);
@@ -173,29 +126,6 @@ export async function writeClaim(
     }
   }
   return writeAllocations(store, tx, w, row, touched, now);
-}
-
-/**
- * The common claim of a consumer that must be new (ClaimBest, a first Claim), in fewer
- * statements: lock the providers, insert the consumer unless it exists, then the checks and
- * rows of writeAllocations. An existing consumer is a conflict (or NOT_FOUND if not visible).
- */
-async function writeNewConsumer(
-  store: Store,
-  tx: Db,
-  principal: Principal,
-  w: ClaimWrite,
-): Promise<ClaimResult> {
-  const now = nowIso();
-  const touched = [...w.allocations.keys()];
-  const names = await repo.lockProviders(tx, touched, now, store.dialect);
-  const row = consumerRow(principal, w, undefined, now);
-  if (!(await repo.insertConsumersIfNew(tx, [row])).has(row.uuid)) {
-    const existing = await repo.getConsumer(tx, w.consumer);
-    if (existing) visibleConsumer(principal, existing, w.consumer);
-    throw consumerConflict(w.consumer, null, existing?.generation ?? 1);
-  }
-  return writeAllocations(store, tx, w, row, touched, now, names, true);
 }
 
 /** The consumer row a claim writes (project and user from the request, else kept, else the caller's). */
@@ -236,20 +166,14 @@ async function writeAllocations(
   row: repo.ConsumerRow,
   touched: readonly string[],
   now: string,
-  names?: ReadonlyMap<string, string>,
-  /** The consumer is new: its rows are the only change (see repo/changes.ts Appended.added). */
-  fresh = false,
 ): Promise<ClaimResult> {
   await checkCapacity(tx, w);
   await checkQuota(tx, row.project_uuid, amountsByClass(w), now);
 
   const rows = allocationRowsOf(w, row);
   await repo.insertAllocations(tx, rows);
-  await appendChanges(store, tx, touched, "usage", now, fresh ? w.consumer : undefined);
-  return {
-    consumer: consumerRecord(row),
-    allocations: await allocationViews(tx, rows, names),
-  };
+  await appendChanges(store, tx, touched, "usage", now);
+  return { consumer: consumerRecord(row), allocations: await allocationViews(tx, rows) };
 }
 
 /** What a claim asks in all, per class (what its project's quota is checked against). */

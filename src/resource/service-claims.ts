@@ -7,7 +7,8 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { ResourceService } from "../gen/mulligan/resource/v1/resource_pb.js";
 import { callerOf, principalOf } from "../platform/caller.js";
-import * as allocations from "./allocations.js";
+import type { ClaimResult } from "./allocations.js";
+import { claim } from "./claim.js";
 import { claimBest, findCandidatesFor, type SearchDeps } from "./claim-best.js";
 import * as consumers from "./consumers.js";
 import type { ResourceRuntime } from "./module.js";
@@ -51,7 +52,7 @@ export function claimHandlers(
 ): Pick<ServiceImpl<typeof ResourceService>, ClaimMethods> {
   const { store } = deps;
   const search: SearchDeps = { ...deps, snapshots: deps.index };
-  const claimed = (r: allocations.ClaimResult) => ({
+  const claimed = (r: ClaimResult) => ({
     ...(r.consumer && { consumer: consumerMessage(r.consumer) }),
     allocations: r.allocations.map(allocationMessage),
   });
@@ -64,7 +65,7 @@ export function claimHandlers(
     },
     async claim(req, ctx) {
       const input = await validate.decodeClaim(store, req);
-      const result = await allocations.claim(deps, callerOf(ctx), input);
+      const result = await claim(deps, callerOf(ctx), input);
       return claimed(result);
     },
     async claimBest(req, ctx) {

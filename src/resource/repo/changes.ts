@@ -54,27 +54,24 @@ export function appendedIn(db: Db): Appended | undefined {
 /** What changed: the provider itself, its inventories, or the usage of it (claims). */
 export type ChangeKind = "created" | "updated" | "inventory" | "usage" | "deleted";
 
-/**
- * Appends one change per provider (each once, in UUID order) inside the caller's transaction.
- * `added`: the change is only the allocations of this new consumer (see Appended.added).
- */
+/** Appends one change per provider (each once, in UUID order) inside the caller's transaction. */
 export async function appendChanges(
   store: Store,
   db: Db,
   providerUuids: readonly string[],
   change: ChangeKind,
   at: string,
-  added?: string,
 ): Promise<void> {
   const providers = [...new Set(providerUuids)].sort();
   if (providers.length === 0) return;
   noteRows(db, await insertChanges(store, db, providers, change, at));
-  noteChanges(db, providers, change, added);
+  noteChanges(db, providers, change, undefined);
 }
 
 /**
  * The 'usage' changes of several new consumers' allocations in one statement (the claim lane's
- * batch): one row per provider, and each consumer remembered (Appended.added) as appendChanges would.
+ * batch): one row per provider, and each consumer remembered (Appended.added): the change of
+ * those providers is only that consumer's new rows, which the index adds without reading them.
  */
 export async function appendNewConsumers(
   store: Store,

@@ -141,42 +141,6 @@ export async function lockQuotas(tx: Db, projectUuid: string, classes: readonly 
       .execute();
 }
 
-/**
- * Locks providers for a claim as bumpGenerations does (generation + 1, rows locked in UUID
- * order, so concurrent claims queue instead of deadlocking) and returns their names, which the
- * claim's answer needs, in one statement. PostgreSQL: the rows are locked as the sorted scan
- * returns them (a single row needs no order).
- */
-export async function lockProviders(
-  tx: Db,
-  uuids: readonly string[],
-  at: string,
-  dialect: Dialect,
-): Promise<Map<string, string>> {
-  const names = new Map<string, string>();
-  const sorted = [...new Set(uuids)].sort();
-  if (dialect === "postgres" && sorted.length > 1) {
-    const { rows } = await sql<{ uuid: string; name: string }>`
-      WITH locked AS MATERIALIZED (
-        SELECT uuid FROM resource_providers WHERE uuid = ANY(${sorted}::text[])
-        ORDER BY uuid FOR UPDATE)
-      UPDATE resource_providers p SET updated_at = ${at}, generation = p.generation + 1
-      FROM locked WHERE p.uuid = locked.uuid
-      RETURNING p.uuid, p.name`.execute(tx);
-    for (const row of rows) names.set(row.uuid, row.name);
-    return names;
-  }
-  // SQLite's writer holds the whole database: one statement, no order needed.
-  const rows = await tx
-    .updateTable("resource_providers")
-    .set((eb) => ({ updated_at: at, generation: eb("generation", "+", 1) }))
-    .where("uuid", "in", sorted)
-    .returning(["uuid", "name"])
-    .execute();
-  for (const row of rows) names.set(row.uuid, row.name);
-  return names;
-}
-
 /** Inventories of these providers. */
 export async function inventoriesOf(db: Db, providers: readonly string[]): Promise<InventoryRow[]> {
   if (providers.length === 0) return [];
