@@ -65,7 +65,7 @@ export async function appendChanges(
   const providers = [...new Set(providerUuids)].sort();
   if (providers.length === 0) return;
   noteRows(db, await insertChanges(store, db, providers, change, at));
-  noteChanges(db, providers, change, undefined);
+  noteChanges(db, providers, change);
 }
 
 /**
@@ -134,7 +134,8 @@ function noteChanges(
   db: Db,
   providers: readonly string[],
   change: ChangeKind,
-  added: string | undefined,
+  /** The change is only this new consumer's rows (see Appended.added). */
+  added?: string,
 ): void {
   const { changes: seen, added: adds } = appendedOf(db);
   for (const p of providers) {

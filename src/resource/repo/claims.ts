@@ -297,14 +297,19 @@ export interface UsageFilter {
   now: string;
 }
 
-/** Sum per class of the allocations matched by the filter. */
-export async function projectUsage(db: Db, f: UsageFilter): Promise<Map<string, number>> {
-  let q = db
+/** Allocations (`a`) not ended at `now`, each with its consumer (`c`): what usage counts. */
+function liveAllocationsWithConsumers(db: Db, now: string) {
+  return db
     .selectFrom("resource_allocations as a")
     .innerJoin("resource_consumers as c", "c.uuid", "a.consumer_uuid")
+    .where((eb) => eb.or([eb("a.window_end", "=", ""), eb("a.window_end", ">", now)]));
+}
+
+/** Sum per class of the allocations matched by the filter. */
+export async function projectUsage(db: Db, f: UsageFilter): Promise<Map<string, number>> {
+  let q = liveAllocationsWithConsumers(db, f.now)
     .select((eb) => ["a.resource_class", eb.fn.sum<number | string>("a.amount").as("used")])
     .where("c.project_uuid", "=", f.projectUuid)
-    .where((eb) => eb.or([eb("a.window_end", "=", ""), eb("a.window_end", ">", f.now)]))
     .groupBy("a.resource_class");
   if (f.userUuid !== undefined) q = q.where("c.user_uuid", "=", f.userUuid);
   if (f.consumerType !== undefined) q = q.where("c.consumer_type", "=", f.consumerType);
@@ -445,16 +450,13 @@ export async function usageOfProjects(
 ): Promise<Map<string, Map<string, number>>> {
   const out = new Map<string, Map<string, number>>();
   if (projects.length === 0) return out;
-  const rows = await db
-    .selectFrom("resource_allocations as a")
-    .innerJoin("resource_consumers as c", "c.uuid", "a.consumer_uuid")
+  const rows = await liveAllocationsWithConsumers(db, now)
     .select((eb) => [
       "c.project_uuid",
       "a.resource_class",
       eb.fn.sum<number | string>("a.amount").as("used"),
     ])
     .where("c.project_uuid", "in", [...new Set(projects)])
-    .where((eb) => eb.or([eb("a.window_end", "=", ""), eb("a.window_end", ">", now)]))
     .groupBy(["c.project_uuid", "a.resource_class"])
     .execute();
   for (const r of rows) {
